@@ -1,0 +1,201 @@
+/*
+ * MetaStore: reading, caching and writing the large (64 KiB) metadata
+ * blocks of one device, on behalf of one process's view of it.
+ *
+ * Reads follow a BlockRef (blkno + seq).  Every block read from the
+ * device is verified (magic, crc32c, fsid, blkno, and the seq of the
+ * reference); a failure is a CorruptionError naming the block.  Blocks
+ * are cached in their parsed form (the caller's parse function), so a
+ * btree node is decoded once, not on every lookup.  The cache holds at
+ * most `cacheBlocks` clean blocks and evicts the least recently used.
+ *
+ * Writing is copy-on-write and goes through a BlockWriter: one per
+ * transaction of one writer (a mount's commit, the server's commit).  A
+ * writer allocates fresh block numbers from its MetaAllocator, tracks
+ * the dirty parsed blocks it owns, and writes them all (sealed with the
+ * writer's seq) at commit.  Dirty blocks are pinned in the cache until
+ * written.  A block that a committed super block references is never
+ * dirtied in place: only blocks allocated by the current writer are.
+ *
+ * A cached entry whose seq differs from the ref being followed is stale
+ * (the block was freed and reused) and is dropped and reread.
+ */
+import { BLOCK_LG_SIZE } from "../format/constants.js";
+import { sealBlock, verifyBlock } from "../format/block.js";
+import type { BlockRef } from "../format/structs.js";
+import type { BlockDevice } from "./device.js";
+import { CorruptionError, assert } from "../util/errors.js";
+import { counters } from "../util/counters.js";
+
+export interface MetaAllocator {
+  /** a block number that no committed structure references */
+  alloc(): Promise<number>;
+  /** a block that the coming commit stops referencing */
+  free(blkno: number): void;
+}
+
+/** How a kind of block turns into an object and back. */
+export interface BlockCodec<T> {
+  magic: number;
+  parse(block: Buffer, blkno: number): T;
+  /** fill the payload of block (after the header); block is zeroed */
+  serialize(obj: T, block: Buffer): void;
+}
+
+interface CacheEntry {
+  seq: number;
+  obj: unknown;
+  magic: number;
+}
+
+export class MetaStore {
+  private cache = new Map<number, CacheEntry>(); // Map iteration order = LRU order
+  constructor(
+    readonly dev: BlockDevice,
+    readonly fsid: bigint,
+    private readonly cacheBlocks = 4096,
+  ) {}
+
+  async read<T>(ref: BlockRef, codec: BlockCodec<T>): Promise<T> {
+    const hit = this.cache.get(ref.blkno);
+    if (hit) {
+      if (hit.seq === ref.seq && hit.magic === codec.magic) {
+        this.cache.delete(ref.blkno);
+        this.cache.set(ref.blkno, hit);
+        counters.inc("block_cache_hit");
+        return hit.obj as T;
+      }
+      this.cache.delete(ref.blkno);
+      counters.inc("block_cache_stale");
+    }
+    counters.inc("block_read");
+    const buf = await this.dev.read(ref.blkno * BLOCK_LG_SIZE, BLOCK_LG_SIZE);
+    const problem = verifyBlock(buf, { magic: codec.magic, fsid: this.fsid, blkno: ref.blkno, seq: ref.seq });
+    if (problem) {
+      counters.inc("block_corrupt");
+      throw new CorruptionError(ref.blkno, problem);
+    }
+    const obj = codec.parse(buf, ref.blkno);
+    this.insert(ref.blkno, { seq: ref.seq, obj, magic: codec.magic });
+    return obj;
+  }
+
+  /** put a block (dirty or just written) in the cache */
+  insert(blkno: number, e: CacheEntry): void {
+    this.cache.delete(blkno);
+    this.cache.set(blkno, e);
+    this.evict();
+  }
+
+  forget(blkno: number): void {
+    this.cache.delete(blkno);
+  }
+
+  /** drop everything: after a crash test or when another writer may have changed blocks */
+  dropAll(): void {
+    this.cache.clear();
+  }
+
+  private pinned = new Set<number>();
+  pin(blkno: number): void {
+    this.pinned.add(blkno);
+  }
+  unpin(blkno: number): void {
+    this.pinned.delete(blkno);
+  }
+
+  private evict(): void {
+    if (this.cache.size <= this.cacheBlocks) return;
+    for (const blkno of this.cache.keys()) {
+      if (this.cache.size <= this.cacheBlocks) break;
+      if (this.pinned.has(blkno)) continue;
+      this.cache.delete(blkno);
+      counters.inc("block_cache_evict");
+    }
+  }
+
+  cachedBlocks(): number {
+    return this.cache.size;
+  }
+}
+
+interface DirtyBlock {
+  obj: unknown;
+  codec: BlockCodec<unknown>;
+}
+
+export class BlockWriter {
+  private dirty = new Map<number, DirtyBlock>();
+  constructor(
+    readonly store: MetaStore,
+    readonly alloc: MetaAllocator,
+    /** the seq stamped on every block this writer writes */
+    readonly seq: number,
+  ) {}
+
+  isDirty(ref: BlockRef): boolean {
+    return ref.seq === this.seq && this.dirty.has(ref.blkno);
+  }
+
+  /** the dirty object of a block this writer owns */
+  getDirty<T>(ref: BlockRef): T | undefined {
+    if (ref.seq !== this.seq) return undefined;
+    return this.dirty.get(ref.blkno)?.obj as T | undefined;
+  }
+
+  /** allocate a new block holding obj; returns its ref */
+  async create<T>(obj: T, codec: BlockCodec<T>): Promise<BlockRef> {
+    const blkno = await this.alloc.alloc();
+    assert(!this.dirty.has(blkno), `block ${blkno} allocated twice in one transaction`);
+    this.dirty.set(blkno, { obj, codec: codec as BlockCodec<unknown> });
+    this.store.pin(blkno);
+    this.store.insert(blkno, { seq: this.seq, obj, magic: codec.magic });
+    counters.inc("block_dirty");
+    return { blkno, seq: this.seq };
+  }
+
+  /**
+   * Make a block writable: if this writer already owns it dirty, the same
+   * object; else a copy in a fresh block, the old one freed.
+   */
+  async cow<T>(ref: BlockRef, obj: T, codec: BlockCodec<T>, clone: (o: T) => T): Promise<{ ref: BlockRef; obj: T }> {
+    if (this.isDirty(ref)) return { ref, obj: this.dirty.get(ref.blkno)!.obj as T };
+    const copy = clone(obj);
+    const nref = await this.create(copy, codec);
+    this.alloc.free(ref.blkno);
+    counters.inc("block_cow");
+    return { ref: nref, obj: copy };
+  }
+
+  /** a dirty block that is no longer referenced: drop it and free its number */
+  discard(ref: BlockRef): void {
+    if (this.isDirty(ref)) {
+      this.dirty.delete(ref.blkno);
+      this.store.unpin(ref.blkno);
+      this.store.forget(ref.blkno);
+    }
+    this.alloc.free(ref.blkno);
+  }
+
+  dirtyCount(): number {
+    return this.dirty.size;
+  }
+
+  /** write every dirty block (no sync: the caller orders syncs) */
+  async writeAll(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    const sorted = [...this.dirty.keys()].sort((a, b) => a - b);
+    for (const blkno of sorted) {
+      const d = this.dirty.get(blkno)!;
+      const buf = Buffer.alloc(BLOCK_LG_SIZE);
+      d.codec.serialize(d.obj, buf);
+      sealBlock(buf, d.codec.magic, this.store.fsid, blkno, this.seq);
+      writes.push(this.store.dev.write(blkno * BLOCK_LG_SIZE, buf));
+      counters.inc("block_write");
+      if (writes.length >= 64) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    for (const blkno of sorted) this.store.unpin(blkno);
+    this.dirty.clear();
+  }
+}

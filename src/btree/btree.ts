@@ -1,0 +1,365 @@
+/*
+ * Copy-on-write btrees of items in 64 KiB blocks.
+ *
+ * Reads (lookup, range, prev) follow refs from a root through the
+ * MetaStore, which verifies every block.  Changes go through a
+ * BlockWriter: each block on the path from the root to the leaf is made
+ * writable first (a block the writer already owns is changed in place,
+ * any other is copied to a freshly allocated block and the old number
+ * freed), so nothing a committed root references is ever overwritten.
+ * The caller gets a new root and stores it wherever the tree's root
+ * lives (super block, log trees item, allocator head).
+ *
+ * Balance is kept top-down in one pass: on the way down an insert splits
+ * any node that might not fit one more entry, and a delete merges or
+ * evens out any node below a third full with a sibling.  So a leaf
+ * always has room when reached, all nodes but the root stay at least
+ * about a third full, and the height is bounded by BTREE_MAX_HEIGHT.
+ *
+ * Items carry a seq and flags (the deletion flag of log trees); trees
+ * that don't need them store zeros.
+ */
+import { BTREE_MAX_HEIGHT, BTREE_MAX_VAL_LEN } from "../format/constants.js";
+import type { Key } from "../format/key.js";
+import type { BlockRef, BtreeRoot } from "../format/structs.js";
+import { EMPTY_ROOT } from "../format/structs.js";
+import type { BlockWriter, MetaStore } from "../block/store.js";
+import { CorruptionError, FsError, assert } from "../util/errors.js";
+import {
+  type BtreeNode, type LeafVal, childIndex, cloneNode, leafEntryBytes, lowerBound, newNode, nodeCodec,
+  LEAF_ENTRY_MAX, NODE_CAPACITY, PARENT_ENTRY_BYTES,
+} from "./node.js";
+
+export interface BtreeItem extends LeafVal {
+  key: Key;
+}
+
+async function readNode(store: MetaStore, ref: BlockRef, level: number): Promise<BtreeNode> {
+  const n = await store.read(ref, nodeCodec);
+  if (n.level !== level) throw new CorruptionError(ref.blkno, `btree node level ${n.level}, expected ${level}`);
+  return n;
+}
+
+export async function btreeLookup(store: MetaStore, root: BtreeRoot, key: Key): Promise<BtreeItem | undefined> {
+  if (root.height === 0) return undefined;
+  let ref = root.ref;
+  for (let level = root.height - 1; ; level--) {
+    const n = await readNode(store, ref, level);
+    if (level === 0) {
+      const i = lowerBound(n.keys, key);
+      if (i < n.keys.length && n.keys[i]!.equals(key)) return { key: n.keys[i]!, ...n.vals[i]! };
+      return undefined;
+    }
+    if (n.keys.length === 0) throw new CorruptionError(ref.blkno, "empty parent node");
+    ref = n.refs[childIndex(n, key)]!;
+  }
+}
+
+/**
+ * Visit items with start <= key <= end in ascending order until visit
+ * returns false.  Returns false if stopped early.
+ */
+export async function btreeWalk(
+  store: MetaStore, root: BtreeRoot, start: Key, end: Key, visit: (item: BtreeItem) => boolean,
+): Promise<boolean> {
+  if (root.height === 0) return true;
+  return walkNode(store, root.ref, root.height - 1, start, end, visit);
+}
+
+async function walkNode(
+  store: MetaStore, ref: BlockRef, level: number, start: Key, end: Key, visit: (item: BtreeItem) => boolean,
+): Promise<boolean> {
+  const n = await readNode(store, ref, level);
+  if (level === 0) {
+    for (let i = lowerBound(n.keys, start); i < n.keys.length; i++) {
+      const k = n.keys[i]!;
+      if (Buffer.compare(k, end) > 0) return false;
+      if (!visit({ key: k, ...n.vals[i]! })) return false;
+    }
+    return true;
+  }
+  for (let i = childIndex(n, start); i < n.keys.length; i++) {
+    if (Buffer.compare(n.keys[i]!, end) > 0) return false;
+    if (!(await walkNode(store, n.refs[i]!, level - 1, start, end, visit))) return false;
+  }
+  return true;
+}
+
+/** Visit items with first <= key <= last in descending order until visit returns false. */
+export async function btreeWalkBack(
+  store: MetaStore, root: BtreeRoot, last: Key, first: Key, visit: (item: BtreeItem) => boolean,
+): Promise<boolean> {
+  if (root.height === 0) return true;
+  return walkNodeBack(store, root.ref, root.height - 1, last, first, visit);
+}
+
+async function walkNodeBack(
+  store: MetaStore, ref: BlockRef, level: number, last: Key, first: Key, visit: (item: BtreeItem) => boolean,
+): Promise<boolean> {
+  const n = await readNode(store, ref, level);
+  if (level === 0) {
+    let i = lowerBound(n.keys, last);
+    if (i === n.keys.length || Buffer.compare(n.keys[i]!, last) > 0) i--;
+    for (; i >= 0; i--) {
+      const k = n.keys[i]!;
+      if (Buffer.compare(k, first) < 0) return false;
+      if (!visit({ key: k, ...n.vals[i]! })) return false;
+    }
+    return true;
+  }
+  for (let i = childIndex(n, last); i >= 0; i--) {
+    if (!(await walkNodeBack(store, n.refs[i]!, level - 1, last, first, visit))) return false;
+    if (Buffer.compare(n.keys[i]!, first) <= 0) return false;
+  }
+  return true;
+}
+
+/** Up to limit items in [start, end]; `more` is set when the limit cut the range short. */
+export async function btreeRange(
+  store: MetaStore, root: BtreeRoot, start: Key, end: Key, limit = Infinity,
+): Promise<{ items: BtreeItem[]; more: boolean }> {
+  const items: BtreeItem[] = [];
+  let more = false;
+  await btreeWalk(store, root, start, end, (it) => {
+    if (items.length >= limit) {
+      more = true;
+      return false;
+    }
+    items.push(it);
+    return true;
+  });
+  return { items, more };
+}
+
+export async function btreeNext(store: MetaStore, root: BtreeRoot, start: Key, end: Key): Promise<BtreeItem | undefined> {
+  let found: BtreeItem | undefined;
+  await btreeWalk(store, root, start, end, (it) => {
+    found = it;
+    return false;
+  });
+  return found;
+}
+
+export async function btreePrev(store: MetaStore, root: BtreeRoot, last: Key, first: Key): Promise<BtreeItem | undefined> {
+  let found: BtreeItem | undefined;
+  await btreeWalkBack(store, root, last, first, (it) => {
+    found = it;
+    return false;
+  });
+  return found;
+}
+
+/* ---- changes ---- */
+
+function needsSplit(n: BtreeNode): boolean {
+  return n.level === 0 ? n.bytes + LEAF_ENTRY_MAX > NODE_CAPACITY : n.bytes + 2 * PARENT_ENTRY_BYTES > NODE_CAPACITY;
+}
+
+function underfull(n: BtreeNode): boolean {
+  return n.bytes < NODE_CAPACITY / 3;
+}
+
+function entryBytes(n: BtreeNode, i: number): number {
+  return n.level === 0 ? leafEntryBytes(n.vals[i]!) : PARENT_ENTRY_BYTES;
+}
+
+/** move entries [from, end) of src to the end of dst */
+function moveTail(src: BtreeNode, from: number, dst: BtreeNode): void {
+  for (let i = from; i < src.keys.length; i++) {
+    const b = entryBytes(src, i);
+    src.bytes -= b;
+    dst.bytes += b;
+  }
+  dst.keys.push(...src.keys.splice(from));
+  if (src.level === 0) dst.vals.push(...src.vals.splice(from));
+  else dst.refs.push(...src.refs.splice(from));
+}
+
+/** move the first count entries of src to the end of dst */
+function moveHead(src: BtreeNode, count: number, dst: BtreeNode): void {
+  for (let i = 0; i < count; i++) {
+    const b = entryBytes(src, i);
+    src.bytes -= b;
+    dst.bytes += b;
+  }
+  dst.keys.push(...src.keys.splice(0, count));
+  if (src.level === 0) dst.vals.push(...src.vals.splice(0, count));
+  else dst.refs.push(...src.refs.splice(0, count));
+}
+
+async function writable(w: BlockWriter, ref: BlockRef, level: number): Promise<{ ref: BlockRef; node: BtreeNode }> {
+  const own = w.getDirty<BtreeNode>(ref);
+  if (own) return { ref, node: own };
+  const n = await readNode(w.store, ref, level);
+  const { ref: nref, obj } = await w.cow(ref, n, nodeCodec, cloneNode);
+  return { ref: nref, node: obj };
+}
+
+/** split child i of parent in two; the right half becomes child i+1 */
+async function splitChild(w: BlockWriter, parent: BtreeNode, i: number, child: BtreeNode): Promise<BtreeNode> {
+  const right = newNode(child.level);
+  let half = 0;
+  let at = 0;
+  while (at < child.keys.length - 1 && half + entryBytes(child, at) <= child.bytes / 2) half += entryBytes(child, at++);
+  if (at === 0) at = 1;
+  moveTail(child, at, right);
+  const rref = await w.create(right, nodeCodec);
+  parent.keys.splice(i + 1, 0, right.keys[0]!);
+  parent.refs.splice(i + 1, 0, rref);
+  parent.bytes += PARENT_ENTRY_BYTES;
+  return right;
+}
+
+/**
+ * child i of parent is under a third full: merge it with a neighbour or
+ * even the two out.  Returns the index of the child that now covers key.
+ */
+async function fixUnderfull(w: BlockWriter, parent: BtreeNode, i: number, key: Key): Promise<number> {
+  const li = i > 0 ? i - 1 : i;
+  const ri = li + 1;
+  const l = await writable(w, parent.refs[li]!, parent.level - 1);
+  parent.refs[li] = l.ref;
+  const r = await writable(w, parent.refs[ri]!, parent.level - 1);
+  parent.refs[ri] = r.ref;
+  if (l.node.bytes + r.node.bytes <= NODE_CAPACITY - LEAF_ENTRY_MAX) {
+    moveTail(r.node, 0, l.node);
+    w.discard(r.ref);
+    parent.keys.splice(ri, 1);
+    parent.refs.splice(ri, 1);
+    parent.bytes -= PARENT_ENTRY_BYTES;
+    return li;
+  }
+  // even them out
+  const target = (l.node.bytes + r.node.bytes) / 2;
+  if (l.node.bytes < target) {
+    let n = 0;
+    let moved = 0;
+    while (n < r.node.keys.length - 1 && l.node.bytes + moved + entryBytes(r.node, n) <= target) moved += entryBytes(r.node, n++);
+    moveHead(r.node, n, l.node);
+  } else {
+    let from = l.node.keys.length;
+    let moved = 0;
+    while (from > 1 && r.node.bytes + moved + entryBytes(l.node, from - 1) <= target) moved += entryBytes(l.node, --from);
+    const tmp = newNode(l.node.level);
+    moveTail(l.node, from, tmp);
+    moveTail(r.node, 0, tmp);
+    moveTail(tmp, 0, r.node);
+  }
+  parent.keys[ri] = r.node.keys[0]!;
+  return Buffer.compare(key, parent.keys[ri]!) >= 0 ? ri : li;
+}
+
+export type BtreeChange = { op: "set"; val: LeafVal } | { op: "delete" };
+
+/**
+ * Apply one change; returns the new root and the item that was there
+ * before (undefined if none).
+ */
+export async function btreeModify(
+  w: BlockWriter, root: BtreeRoot, key: Key, change: BtreeChange,
+): Promise<{ root: BtreeRoot; old: LeafVal | undefined }> {
+  if (change.op === "set" && change.val.value.length > BTREE_MAX_VAL_LEN) {
+    throw new FsError("EINVAL", `item value of ${change.val.value.length} bytes exceeds ${BTREE_MAX_VAL_LEN}`);
+  }
+  if (root.height === 0) {
+    if (change.op === "delete") return { root, old: undefined };
+    const leaf = newNode(0);
+    leaf.keys.push(key);
+    leaf.vals.push(change.val);
+    leaf.bytes = leafEntryBytes(change.val);
+    const ref = await w.create(leaf, nodeCodec);
+    return { root: { ref, height: 1 }, old: undefined };
+  }
+  let { ref: rootRef, node } = await writable(w, root.ref, root.height - 1);
+  let height = root.height;
+  if (change.op === "set" && needsSplit(node)) {
+    assert(height < BTREE_MAX_HEIGHT, "btree height limit");
+    const top = newNode(height);
+    top.keys.push(node.keys[0]!);
+    top.refs.push(rootRef);
+    top.bytes = PARENT_ENTRY_BYTES;
+    rootRef = await w.create(top, nodeCodec);
+    await splitChild(w, top, 0, node);
+    node = top;
+    height++;
+  }
+  while (node.level > 0) {
+    let i = childIndex(node, key);
+    if (change.op === "set" && i === 0 && Buffer.compare(key, node.keys[0]!) < 0) node.keys[0] = key;
+    let c = await writable(w, node.refs[i]!, node.level - 1);
+    node.refs[i] = c.ref;
+    if (change.op === "set" && needsSplit(c.node)) {
+      const right = await splitChild(w, node, i, c.node);
+      if (Buffer.compare(key, node.keys[i + 1]!) >= 0) {
+        i++;
+        c = { ref: node.refs[i]!, node: right };
+      }
+    } else if (change.op === "delete" && underfull(c.node) && node.keys.length > 1) {
+      i = await fixUnderfull(w, node, i, key);
+      c = { ref: node.refs[i]!, node: w.getDirty<BtreeNode>(node.refs[i]!)! };
+    }
+    node = c.node;
+  }
+  const i = lowerBound(node.keys, key);
+  const exists = i < node.keys.length && node.keys[i]!.equals(key);
+  const old = exists ? node.vals[i] : undefined;
+  if (change.op === "set") {
+    if (exists) {
+      node.bytes += leafEntryBytes(change.val) - leafEntryBytes(old!);
+      node.vals[i] = change.val;
+    } else {
+      node.keys.splice(i, 0, key);
+      node.vals.splice(i, 0, change.val);
+      node.bytes += leafEntryBytes(change.val);
+    }
+  } else if (exists) {
+    node.keys.splice(i, 1);
+    node.vals.splice(i, 1);
+    node.bytes -= leafEntryBytes(old!);
+  }
+  // shrink: a root parent with one child gives way to the child; an empty root leaf empties the tree
+  let top = w.getDirty<BtreeNode>(rootRef)!;
+  while (top.level > 0 && top.keys.length === 1) {
+    const childRef = top.refs[0]!;
+    w.discard(rootRef);
+    rootRef = childRef;
+    height--;
+    top = w.getDirty<BtreeNode>(rootRef) ?? (await readNode(w.store, rootRef, height - 1));
+  }
+  if (top.level === 0 && top.keys.length === 0) {
+    w.discard(rootRef);
+    return { root: { ...EMPTY_ROOT }, old };
+  }
+  return { root: { ref: rootRef, height }, old };
+}
+
+export async function btreeSet(w: BlockWriter, root: BtreeRoot, key: Key, value: Buffer, seq = 0, flags = 0): Promise<BtreeRoot> {
+  return (await btreeModify(w, root, key, { op: "set", val: { seq, flags, value } })).root;
+}
+
+export async function btreeDelete(w: BlockWriter, root: BtreeRoot, key: Key): Promise<BtreeRoot> {
+  return (await btreeModify(w, root, key, { op: "delete" })).root;
+}
+
+/** Visit every block of a tree (parents before children). */
+export async function btreeVisitBlocks(
+  store: MetaStore, root: BtreeRoot, visit: (ref: BlockRef, node: BtreeNode) => void | Promise<void>,
+): Promise<void> {
+  if (root.height === 0) return;
+  const rec = async (ref: BlockRef, level: number): Promise<void> => {
+    const n = await readNode(store, ref, level);
+    await visit(ref, n);
+    if (level > 0) for (const r of n.refs) await rec(r, level - 1);
+  };
+  await rec(root.ref, root.height - 1);
+}
+
+/** Free every block of a tree (the caller stops referencing the root). */
+export async function btreeFreeAll(w: BlockWriter, root: BtreeRoot): Promise<number> {
+  const refs: BlockRef[] = [];
+  await btreeVisitBlocks(w.store, root, (ref) => {
+    refs.push(ref);
+  });
+  for (const r of refs) w.discard(r);
+  return refs.length;
+}

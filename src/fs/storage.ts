@@ -1,0 +1,87 @@
+/*
+ * The storage the fs layer is built on, as narrow interfaces.
+ *
+ * The fs layer never sees blocks, btrees or the server: it reads and
+ * writes items through FsItems, groups its changes into atomic units with
+ * FsTrans.hold, puts file contents on the data device through FsData, and
+ * gets inode numbers through FsStorage.allocIno.  A mount composes the
+ * real implementations (item cache over the forest, the mount's
+ * transaction, the mount's data allocator); tests may compose simple
+ * in-memory ones.
+ *
+ * Rules the fs layer relies on:
+ *  - set/delete may only be called inside hold(); every change made in one
+ *    hold() becomes durable together or not at all.
+ *  - lookup/next/prev see the mount's own changes immediately.
+ *  - trans.seq is the sequence number of the open transaction; it only
+ *    grows, and is greater than the seq of every committed transaction
+ *    (it is what meta_seq and data_seq record).
+ *  - data blocks for which isFresh() is true were allocated in the open
+ *    transaction and may be overwritten in place; any other block that a
+ *    file references must never be overwritten (copy it to a fresh block
+ *    and free the old one), so a crash leaves the last commit intact.
+ *  - freeData() of a committed block only makes it reusable after the
+ *    commit that stops referencing it.
+ */
+import type { Key } from "../format/key.js";
+
+export interface ItemKV {
+  key: Key;
+  value: Buffer;
+}
+
+export interface FsItems {
+  lookup(key: Key): Promise<Buffer | undefined>;
+  /** the first item with first <= key <= last */
+  next(first: Key, last: Key): Promise<ItemKV | undefined>;
+  /** the last item with first <= key <= last */
+  prev(last: Key, first: Key): Promise<ItemKV | undefined>;
+  /** create or replace; inside hold() only */
+  set(key: Key, value: Buffer): void;
+  /** remove if present; inside hold() only */
+  delete(key: Key): void;
+}
+
+export interface FsTrans {
+  /** run fn as part of the open transaction: a commit waits until it returns */
+  hold<T>(fn: () => Promise<T>): Promise<T>;
+  /** the seq of the open transaction */
+  readonly seq: number;
+  /** commit everything changed so far and wait until it is durable */
+  sync(): Promise<void>;
+}
+
+export interface DataExtent {
+  blkno: number;
+  count: number;
+}
+
+export interface FsData {
+  /** allocate up to count contiguous data blocks (at least 1); ENOSPC when none */
+  alloc(count: number): Promise<DataExtent>;
+  /** give blocks back (reusable once the commit that stops referencing them is durable) */
+  free(blkno: number, count: number): void;
+  /** blocks allocated in the open transaction: overwritable in place */
+  isFresh(blkno: number): boolean;
+  read(blkno: number, count: number): Promise<Buffer>;
+  write(blkno: number, data: Buffer): Promise<void>;
+  totalBlocks(): number;
+  freeBlocks(): number;
+}
+
+export interface FsClock {
+  /** wall time for timestamps */
+  now(): { sec: number; nsec: number };
+}
+
+export interface FsStorage {
+  items: FsItems;
+  trans: FsTrans;
+  data: FsData;
+  clock: FsClock;
+  /** a new inode number, never used before on this filesystem */
+  allocIno(): Promise<number>;
+  /** metadata space for statfs */
+  metaBlocks(): { total: number; free: number };
+  fsid: bigint;
+}

@@ -1,0 +1,57 @@
+/*
+ * Errors at the filesystem boundary are values with an errno name, never
+ * thrown strings.  FsError carries the errno name (ENOENT, EIO, ...) and
+ * a human message; the FUSE layer maps the name to the negative number
+ * the kernel expects, the CLI prints the message.  Programmer errors
+ * (TypeError, AssertionError) are never converted into FsError: catch
+ * blocks rethrow them.
+ */
+import { constants as osConstants } from "node:os";
+
+export type Errno = keyof typeof osConstants.errno;
+
+export class FsError extends Error {
+  readonly errno: Errno;
+  constructor(errno: Errno, message?: string) {
+    super(message ? `${errno}: ${message}` : errno);
+    this.errno = errno;
+    this.name = "FsError";
+  }
+  /** the positive errno number of this error on this platform */
+  get code(): number {
+    return osConstants.errno[this.errno];
+  }
+}
+
+/** Corruption: a metadata block failed verification.  Surfaced as EIO. */
+export class CorruptionError extends FsError {
+  readonly blkno: number;
+  readonly problem: string;
+  constructor(blkno: number, problem: string) {
+    super("EIO", `corrupt metadata block ${blkno}: ${problem}`);
+    this.blkno = blkno;
+    this.problem = problem;
+    this.name = "CorruptionError";
+  }
+}
+
+export function isFsError(e: unknown, errno?: Errno): e is FsError {
+  return e instanceof FsError && (errno === undefined || e.errno === errno);
+}
+
+/** Throw an assertion failure: a bug, never an operating error. */
+export function assert(cond: unknown, what = "assertion failed"): asserts cond {
+  if (!cond) throw new AssertionFailure(what);
+}
+
+export class AssertionFailure extends Error {
+  constructor(what: string) {
+    super(what);
+    this.name = "AssertionFailure";
+  }
+}
+
+/** Rethrow anything that is not an operating error. */
+export function rethrowBugs(e: unknown): void {
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof AssertionFailure || e instanceof ReferenceError) throw e;
+}

@@ -1,0 +1,158 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MemBlockDevice } from "../src/block/sim_device.js";
+import { BlockWriter, MetaStore, type MetaAllocator } from "../src/block/store.js";
+import { btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll } from "../src/btree/btree.js";
+import { makeKey, KEY_MIN, KEY_MAX, type Key } from "../src/format/key.js";
+import { EMPTY_ROOT, type BtreeRoot } from "../src/format/structs.js";
+import { NODE_CAPACITY } from "../src/btree/node.js";
+import { BTREE_MAX_VAL_LEN, BLOCK_LG_SIZE } from "../src/format/constants.js";
+import { isFsError } from "../src/util/errors.js";
+
+class TestAlloc implements MetaAllocator {
+  next = 10;
+  freed = new Set<number>();
+  live = new Set<number>();
+  async alloc() {
+    const b = this.next++;
+    this.live.add(b);
+    return b;
+  }
+  free(b: number) {
+    assert.ok(!this.freed.has(b), `double free ${b}`);
+    this.freed.add(b);
+    this.live.delete(b);
+  }
+}
+
+const FSID = 0x1234n;
+const k = (n: number) => makeKey(16, n, 4, n * 7, 0, 0);
+
+function setup() {
+  const dev = new MemBlockDevice("meta", 20000 * BLOCK_LG_SIZE);
+  const store = new MetaStore(dev, FSID, 100000);
+  const alloc = new TestAlloc();
+  return { dev, store, alloc };
+}
+
+async function checkTree(store: MetaStore, root: BtreeRoot, model: Map<number, Buffer>) {
+  const { items } = await btreeRange(store, root, KEY_MIN, KEY_MAX);
+  const want = [...model.keys()].sort((a, b) => a - b);
+  assert.deepEqual(items.map((i) => i.key), want.map(k));
+  for (const it of items) assert.ok(it.value.equals(model.get(it.key.readUInt32BE(5))!));
+  // structure: every non-root node at least about a third full is not promised for tiny trees; check key bounds and fill of leaves when many
+  let blocks = 0;
+  await btreeVisitBlocks(store, root, (_ref, n) => {
+    blocks++;
+    assert.ok(n.bytes <= NODE_CAPACITY);
+  });
+  return blocks;
+}
+
+test("btree matches a map model through random inserts, updates and deletes across commits", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({ del: fc.boolean(), n: fc.integer({ min: 0, max: 3000 }), len: fc.integer({ min: 0, max: BTREE_MAX_VAL_LEN }) }),
+        { minLength: 1, maxLength: 600, size: "max" },
+      ),
+      async (ops) => {
+        const { store, alloc } = setup();
+        let root: BtreeRoot = { ...EMPTY_ROOT };
+        const model = new Map<number, Buffer>();
+        let seq = 1;
+        let w = new BlockWriter(store, alloc, seq);
+        for (const [i, op] of ops.entries()) {
+          if (op.del) {
+            const r = await btreeModify(w, root, k(op.n), { op: "delete" });
+            assert.equal(r.old !== undefined, model.has(op.n));
+            root = r.root;
+            model.delete(op.n);
+          } else {
+            const v = Buffer.alloc(op.len, op.n & 0xff);
+            root = (await btreeModify(w, root, k(op.n), { op: "set", val: { seq, flags: 0, value: v } })).root;
+            model.set(op.n, v);
+          }
+          if (i % 97 === 96) {
+            await w.writeAll();
+            w = new BlockWriter(store, alloc, ++seq);
+          }
+        }
+        await w.writeAll();
+        await checkTree(store, root, model);
+        // reread everything from the device through a cold cache
+        const cold = new MetaStore(store.dev, FSID, 100000);
+        await checkTree(cold, root, model);
+        for (const n of [0, 5, 1500, 3000]) {
+          const got = await btreeLookup(cold, root, k(n));
+          assert.equal(got?.value.equals(model.get(n)!) ?? false, model.has(n));
+        }
+      },
+    ),
+    { numRuns: 40, seed: 42 },
+  );
+});
+
+test("btree keeps blocks at least a third full and frees every replaced block", async () => {
+  const { store, alloc } = setup();
+  let root: BtreeRoot = { ...EMPTY_ROOT };
+  let seq = 1;
+  let w = new BlockWriter(store, alloc, seq);
+  const N = 20000;
+  for (let n = 0; n < N; n++) {
+    root = (await btreeModify(w, root, k((n * 7919) % N), { op: "set", val: { seq, flags: 0, value: Buffer.alloc(100, 1) } })).root;
+    if (n % 3000 === 2999) {
+      await w.writeAll();
+      w = new BlockWriter(store, alloc, ++seq);
+    }
+  }
+  for (let n = 0; n < N; n += 3) root = (await btreeModify(w, root, k(n), { op: "delete" })).root;
+  await w.writeAll();
+  assert.ok(root.height >= 2 && root.height <= 4, `height ${root.height}`);
+  const reachable = new Set<number>();
+  let leaves = 0;
+  await btreeVisitBlocks(store, root, (ref, n) => {
+    reachable.add(ref.blkno);
+    if (n.level === 0) {
+      leaves++;
+      assert.ok(n.bytes >= NODE_CAPACITY / 3 - 200, `leaf ${ref.blkno} only ${n.bytes} bytes`);
+    }
+  });
+  assert.ok(leaves > 10);
+  // every live (allocated, not freed) block is reachable: nothing leaked
+  assert.deepEqual([...alloc.live].sort(), [...reachable].sort());
+  w = new BlockWriter(store, alloc, ++seq);
+  assert.equal(await btreeFreeAll(w, root), reachable.size);
+  assert.equal(alloc.live.size, 0);
+});
+
+test("btree prev finds the greatest key at or below", async () => {
+  const { store, alloc } = setup();
+  let root: BtreeRoot = { ...EMPTY_ROOT };
+  const w = new BlockWriter(store, alloc, 1);
+  for (let n = 0; n < 5000; n += 10) root = (await btreeModify(w, root, k(n), { op: "set", val: { seq: 1, flags: 0, value: Buffer.alloc(200) } })).root;
+  for (const q of [0, 5, 10, 11, 4999, 2345]) {
+    const got = await btreePrev(store, root, k(q), KEY_MIN);
+    assert.deepEqual(got?.key, k(Math.floor(q / 10) * 10));
+  }
+  assert.equal(await btreePrev(store, root, k(15), k(16)), undefined);
+});
+
+test("btree refuses values over the maximum and reports a corrupt block by number", async () => {
+  const { store, alloc, dev } = setup();
+  const w = new BlockWriter(store, alloc, 1);
+  await assert.rejects(
+    btreeModify(w, { ...EMPTY_ROOT }, k(1), { op: "set", val: { seq: 1, flags: 0, value: Buffer.alloc(BTREE_MAX_VAL_LEN + 1) } }),
+    (e) => isFsError(e, "EINVAL"),
+  );
+  let root: BtreeRoot = { ...EMPTY_ROOT };
+  root = (await btreeModify(w, root, k(1), { op: "set", val: { seq: 1, flags: 0, value: Buffer.from("x") } })).root;
+  await w.writeAll();
+  dev.flipBit(root.ref.blkno * BLOCK_LG_SIZE + 100, 3);
+  const cold = new MetaStore(dev, FSID);
+  await assert.rejects(btreeLookup(cold, root, k(1)), (e: unknown) => isFsError(e, "EIO") && (e as Error).message.includes(`block ${root.ref.blkno}`));
+});
+
+// keep the import of Key used for type-checking helpers
+export type _K = Key;
