@@ -28,6 +28,11 @@ export class FileBlockDevice implements BlockDevice {
     private size: number,
   ) {}
 
+  /** wrap a handle someone else opened (mkfs opens devices exclusively itself) */
+  static fromHandle(path: string, fh: FileHandle, sizeBytes: number): FileBlockDevice {
+    return new FileBlockDevice(path, fh, sizeBytes);
+  }
+
   static async open(path: string, sizeBytes?: number, writable = true): Promise<FileBlockDevice> {
     let fh: FileHandle;
     try {

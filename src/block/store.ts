@@ -24,7 +24,7 @@ import { BLOCK_LG_SIZE } from "../format/constants.js";
 import { sealBlock, verifyBlock } from "../format/block.js";
 import type { BlockRef } from "../format/structs.js";
 import type { BlockDevice } from "./device.js";
-import { CorruptionError, assert } from "../util/errors.js";
+import { CorruptionError, StaleBlockError, assert } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 
 export interface MetaAllocator {
@@ -72,6 +72,10 @@ export class MetaStore {
     const buf = await this.dev.read(ref.blkno * BLOCK_LG_SIZE, BLOCK_LG_SIZE);
     const problem = verifyBlock(buf, { magic: codec.magic, fsid: this.fsid, blkno: ref.blkno, seq: ref.seq });
     if (problem) {
+      if (problem.startsWith("stale")) {
+        counters.inc("block_stale");
+        throw new StaleBlockError(ref.blkno, problem);
+      }
       counters.inc("block_corrupt");
       throw new CorruptionError(ref.blkno, problem);
     }
@@ -146,11 +150,16 @@ export class BlockWriter {
   /** allocate a new block holding obj; returns its ref */
   async create<T>(obj: T, codec: BlockCodec<T>): Promise<BlockRef> {
     const blkno = await this.alloc.alloc();
-    assert(!this.dirty.has(blkno), `block ${blkno} allocated twice in one transaction`);
+    counters.inc("block_dirty");
+    return this.createAt(blkno, obj, codec);
+  }
+
+  /** make a block the caller already owns (e.g. taken from an alloc list) dirty with obj */
+  createAt<T>(blkno: number, obj: T, codec: BlockCodec<T>): BlockRef {
+    assert(!this.dirty.has(blkno), `block ${blkno} dirtied twice in one transaction`);
     this.dirty.set(blkno, { obj, codec: codec as BlockCodec<unknown> });
     this.store.pin(blkno);
     this.store.insert(blkno, { seq: this.seq, obj, magic: codec.magic });
-    counters.inc("block_dirty");
     return { blkno, seq: this.seq };
   }
 

@@ -35,6 +35,14 @@ export class CorruptionError extends FsError {
   }
 }
 
+/** A block whose header seq differs from the ref: freed and reused since the ref was read. */
+export class StaleBlockError extends CorruptionError {
+  constructor(blkno: number, problem: string) {
+    super(blkno, problem);
+    this.name = "StaleBlockError";
+  }
+}
+
 export function isFsError(e: unknown, errno?: Errno): e is FsError {
   return e instanceof FsError && (errno === undefined || e.errno === errno);
 }

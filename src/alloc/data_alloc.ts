@@ -1,0 +1,90 @@
+/*
+ * A mount's data block allocator: the FsData the fs layer writes file
+ * contents through.
+ *
+ * Blocks come from the mount's data avail tree (refilled by the server
+ * at each commit).  Blocks allocated in the open transaction are "fresh"
+ * and may be overwritten in place; no other block is ever overwritten.
+ * Frees are queued in memory (the fs frees synchronously) and applied at
+ * commit: fresh blocks go straight back to avail, committed blocks to the
+ * freed tree, which the server reclaims after the commit is durable.
+ */
+import { DATA_BLOCK_SIZE } from "../format/constants.js";
+import type { AllocRoot } from "../format/structs.js";
+import type { BlockDevice } from "../block/device.js";
+import type { BlockWriter } from "../block/store.js";
+import type { DataExtent, FsData } from "../fs/storage.js";
+import { ExtentTree, type Extent } from "./extents.js";
+import { SortedMap } from "../util/sorted_map.js";
+import { FsError } from "../util/errors.js";
+import { counters } from "../util/counters.js";
+
+export class MountDataAlloc implements FsData {
+  private avail!: ExtentTree;
+  private freed!: ExtentTree;
+  private w!: BlockWriter;
+  private fresh = new SortedMap<number, number>();
+  private pendingFree: Extent[] = [];
+  total = 0;
+  free_ = 0;
+
+  constructor(private readonly dev: BlockDevice) {}
+
+  /** a new transaction: its writer and the allocator trees the server gave */
+  open(w: BlockWriter, avail: AllocRoot, freed: AllocRoot): void {
+    this.w = w;
+    this.avail = new ExtentTree(avail);
+    this.freed = new ExtentTree(freed);
+    this.fresh.clear();
+    this.pendingFree = [];
+  }
+
+  availBlocks(): number {
+    return this.avail.totalLen;
+  }
+
+  async alloc(count: number): Promise<DataExtent> {
+    const ext = await this.avail.alloc(this.w, count);
+    if (!ext) throw new FsError("ENOSPC", "no free data blocks");
+    this.fresh.set(ext.start, ext.len);
+    counters.inc("data_alloc_blocks", ext.len);
+    return { blkno: ext.start, count: ext.len };
+  }
+
+  free(blkno: number, count: number): void {
+    this.pendingFree.push({ start: blkno, len: count });
+    counters.inc("data_free_blocks", count);
+  }
+
+  isFresh(blkno: number): boolean {
+    const p = this.fresh.getPairOrNextLower(blkno);
+    return p !== undefined && blkno < p[0] + p[1];
+  }
+
+  /** at commit: apply queued frees; returns the trees to record */
+  async flush(): Promise<{ avail: AllocRoot; freed: AllocRoot }> {
+    const pending = this.pendingFree.sort((a, b) => a.start - b.start);
+    this.pendingFree = [];
+    for (const e of pending) {
+      if (this.isFresh(e.start)) await this.avail.free(this.w, e.start, e.len);
+      else await this.freed.free(this.w, e.start, e.len);
+    }
+    return { avail: this.avail.root, freed: this.freed.root };
+  }
+
+  async read(blkno: number, count: number): Promise<Buffer> {
+    return this.dev.read(blkno * DATA_BLOCK_SIZE, count * DATA_BLOCK_SIZE);
+  }
+
+  async write(blkno: number, data: Buffer): Promise<void> {
+    await this.dev.write(blkno * DATA_BLOCK_SIZE, data);
+  }
+
+  totalBlocks(): number {
+    return this.total;
+  }
+
+  freeBlocks(): number {
+    return this.free_;
+  }
+}

@@ -1,0 +1,151 @@
+/*
+ * Free extent trees: a btree holding each free extent twice, once by
+ * start block (to merge neighbours when blocks are freed) and once by
+ * size order (to find a large enough extent without a scan).
+ *
+ *   (FREE_EXTENT_BLKNO zone, first = start)              value: len u64
+ *   (FREE_EXTENT_ORDER zone, first = order, second = start) value: len u64
+ *
+ * where order = floor(log2(len)).  Allocation of n blocks looks for the
+ * first extent in the order index at ceil(log2(n)) or above (every such
+ * extent is long enough); if there is none it takes the largest extent
+ * there is and returns fewer blocks.  Allocation takes from the end of
+ * the extent it picks, so the start key does not move.
+ *
+ * Used for the free metadata blocks (server), free data blocks (server),
+ * and each mount's data avail and data freed trees.  The btree blocks of
+ * a tree come from its writer's MetaAllocator, never from the tree.
+ *
+ * Invariant: extents never overlap and never touch (touching ones are
+ * merged); totalLen is the sum of all lengths.  Freeing a block that is
+ * already free is corruption and refused.
+ */
+import { ZONE } from "../format/constants.js";
+import { makeKey, keyFirst, keySecond } from "../format/key.js";
+import type { AllocRoot } from "../format/structs.js";
+import type { BlockWriter, MetaStore } from "../block/store.js";
+import { btreeDelete, btreeLookup, btreeNext, btreePrev, btreeSet, btreeWalk } from "../btree/btree.js";
+import { FsError, CorruptionError } from "../util/errors.js";
+
+const U53 = Number.MAX_SAFE_INTEGER;
+
+export interface Extent {
+  start: number;
+  len: number;
+}
+
+const order = (len: number): number => Math.floor(Math.log2(len));
+const blknoKey = (start: number) => makeKey(ZONE.freeExtentBlkno, start);
+const orderKey = (ord: number, start: number) => makeKey(ZONE.freeExtentOrder, ord, 0, start);
+const lenVal = (len: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(len));
+  return b;
+};
+const valLen = (b: Buffer) => Number(b.readBigUInt64LE(0));
+
+export class ExtentTree {
+  constructor(public root: AllocRoot) {}
+
+  get totalLen(): number {
+    return this.root.totalLen;
+  }
+
+  private async addRecord(w: BlockWriter, start: number, len: number): Promise<void> {
+    let r = await btreeSet(w, this.root.root, blknoKey(start), lenVal(len));
+    r = await btreeSet(w, r, orderKey(order(len), start), lenVal(len));
+    this.root = { root: r, totalLen: this.root.totalLen + len };
+  }
+
+  private async delRecord(w: BlockWriter, start: number, len: number): Promise<void> {
+    let r = await btreeDelete(w, this.root.root, blknoKey(start));
+    r = await btreeDelete(w, r, orderKey(order(len), start));
+    this.root = { root: r, totalLen: this.root.totalLen - len };
+  }
+
+  /** add [start, start+len) to the free space, merging with neighbours */
+  async free(w: BlockWriter, start: number, len: number): Promise<void> {
+    if (len <= 0) return;
+    const store = w.store;
+    let s = start;
+    let l = len;
+    const prev = start > 0 ? await btreePrev(store, this.root.root, blknoKey(start), blknoKey(0)) : undefined;
+    if (prev) {
+      const ps = keyFirst(prev.key);
+      const pl = valLen(prev.value);
+      if (ps + pl > start) throw new CorruptionError(0, `freeing blocks ${start}+${len} that overlap free extent ${ps}+${pl}`);
+      if (ps + pl === start) {
+        await this.delRecord(w, ps, pl);
+        s = ps;
+        l += pl;
+      }
+    }
+    const next = await btreeNext(store, this.root.root, blknoKey(start), blknoKey(U53));
+    if (next) {
+      const ns = keyFirst(next.key);
+      const nl = valLen(next.value);
+      if (ns < start + len) throw new CorruptionError(0, `freeing blocks ${start}+${len} that overlap free extent ${ns}+${nl}`);
+      if (ns === start + len) {
+        await this.delRecord(w, ns, nl);
+        l += nl;
+      }
+    }
+    await this.addRecord(w, s, l);
+  }
+
+  /** allocate up to count blocks, contiguous; undefined when the tree is empty */
+  async alloc(w: BlockWriter, count: number): Promise<Extent | undefined> {
+    if (count <= 0) throw new RangeError("alloc of no blocks");
+    const store = w.store;
+    const want = Math.ceil(Math.log2(count));
+    let found = await btreeNext(store, this.root.root, orderKey(want, 0), makeKey(ZONE.freeExtentOrder, 64, 0xff, U53));
+    if (!found) found = await btreePrev(store, this.root.root, makeKey(ZONE.freeExtentOrder, 64, 0xff, U53), orderKey(0, 0));
+    if (!found) return undefined;
+    const start = keySecond(found.key);
+    const len = valLen(found.value);
+    const take = Math.min(count, len);
+    if (take === len) {
+      await this.delRecord(w, start, len);
+    } else {
+      // shrink in place: the start key stays, the length and maybe the order change
+      const rest = len - take;
+      let r = await btreeSet(w, this.root.root, blknoKey(start), lenVal(rest));
+      if (order(rest) !== order(len)) r = await btreeDelete(w, r, orderKey(order(len), start));
+      r = await btreeSet(w, r, orderKey(order(rest), start), lenVal(rest));
+      this.root = { root: r, totalLen: this.root.totalLen - take };
+    }
+    return { start: start + len - take, len: take };
+  }
+
+  /** remove exactly [start, start+len), which must be free (mkfs, resize) */
+  async remove(w: BlockWriter, start: number, len: number): Promise<void> {
+    const prev = await btreePrev(w.store, this.root.root, blknoKey(start), blknoKey(0));
+    if (!prev) throw new FsError("ENOSPC", `blocks ${start}+${len} are not free`);
+    const ps = keyFirst(prev.key);
+    const pl = valLen(prev.value);
+    if (ps + pl < start + len) throw new FsError("ENOSPC", `blocks ${start}+${len} are not free`);
+    await this.delRecord(w, ps, pl);
+    if (start > ps) await this.addRecord(w, ps, start - ps);
+    if (ps + pl > start + len) await this.addRecord(w, start + len, ps + pl - (start + len));
+  }
+
+  async isFree(store: MetaStore, blkno: number): Promise<boolean> {
+    const prev = await btreePrev(store, this.root.root, blknoKey(blkno), blknoKey(0));
+    return prev !== undefined && keyFirst(prev.key) + valLen(prev.value) > blkno;
+  }
+
+  /** every extent in block order */
+  async list(store: MetaStore): Promise<Extent[]> {
+    const out: Extent[] = [];
+    await btreeWalk(store, this.root.root, blknoKey(0), blknoKey(U53), (it) => {
+      out.push({ start: keyFirst(it.key), len: valLen(it.value) });
+      return true;
+    });
+    return out;
+  }
+
+  async lookup(store: MetaStore, start: number): Promise<number | undefined> {
+    const it = await btreeLookup(store, this.root.root, blknoKey(start));
+    return it ? valLen(it.value) : undefined;
+  }
+}

@@ -1,0 +1,92 @@
+/*
+ * The client side of commits: a mount's open log tree and the writer of
+ * its current transaction.
+ *
+ * commit(): the dirty items of the item cache go into the mount's log
+ * btree (each with the seq it was written under; deletions as deletion
+ * items), queued data frees are applied, the allocator lists are saved,
+ * then data device sync, metadata blocks written, metadata sync, and only
+ * then the new log tree root goes to the server, which records it and
+ * commits the super block.  The server answers with the next transaction
+ * (refilled allocators, new seq), which this adopts.
+ */
+import { ITEM_FLAG_DELETION } from "../format/constants.js";
+import type { LogTrees } from "../format/structs.js";
+import type { BlockDevice } from "../block/device.js";
+import { BlockWriter, type MetaStore } from "../block/store.js";
+import { btreeSet } from "../btree/btree.js";
+import { ListAllocator, MetaList } from "../alloc/meta_list.js";
+import type { MountDataAlloc } from "../alloc/data_alloc.js";
+import type { ItemCache } from "../item/cache.js";
+import type { Committer } from "../trans/trans.js";
+import type { OpenLogTrees, ServerApi } from "../net/api.js";
+
+const EMPTY = Buffer.alloc(0);
+
+export interface MountLogLimits {
+  /** commit once this many bytes of items are dirty */
+  dirtyBytesMax: number;
+}
+
+export class MountLog implements Committer {
+  private lt!: LogTrees;
+  private lists!: ListAllocator;
+  private w!: BlockWriter;
+  seq = 0;
+  cache!: ItemCache;
+
+  constructor(
+    private readonly store: MetaStore,
+    private readonly metaDev: BlockDevice,
+    private readonly dataDev: BlockDevice,
+    private readonly server: ServerApi,
+    readonly data: MountDataAlloc,
+    private readonly limits: MountLogLimits,
+  ) {}
+
+  async adopt(open: OpenLogTrees): Promise<void> {
+    this.lt = open.lt;
+    this.seq = open.seq;
+    this.lists = new ListAllocator(await MetaList.load(this.store, open.lt.metaAvail), await MetaList.load(this.store, open.lt.metaFreed));
+    this.w = new BlockWriter(this.store, this.lists, open.seq);
+    this.data.open(this.w, open.lt.dataAvail, open.lt.dataFreed);
+  }
+
+  hasDirty(): boolean {
+    return this.cache.dirtyCount > 0 || this.w.dirtyCount() > 0;
+  }
+
+  needsCommit(): boolean {
+    return (
+      this.cache.dirtyBytes >= this.limits.dirtyBytesMax ||
+      this.lists.avail.length < 16 ||
+      (this.hasDirty() && this.data.availBlocks() < 256)
+    );
+  }
+
+  async commit(): Promise<number> {
+    const w = this.w;
+    let root = this.lt.itemRoot;
+    for (const it of this.cache.dirtyItems()) {
+      root = await btreeSet(w, root, it.key, it.value ?? EMPTY, it.seq, it.value ? 0 : ITEM_FLAG_DELETION);
+    }
+    const data = await this.data.flush();
+    const heads = await this.lists.saveLists(w);
+    await this.dataDev.sync();
+    await w.writeAll();
+    await this.metaDev.sync();
+    const lt: LogTrees = {
+      ...this.lt,
+      itemRoot: root,
+      metaAvail: heads.avail,
+      metaFreed: heads.freed,
+      dataAvail: data.avail,
+      dataFreed: data.freed,
+      maxItemSeq: Math.max(this.lt.maxItemSeq, this.seq),
+    };
+    const next = await this.server.commitLogTrees(lt);
+    this.cache.markClean();
+    await this.adopt(next);
+    return next.seq;
+  }
+}

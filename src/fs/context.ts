@@ -1,0 +1,53 @@
+/*
+ * What every fs module works with: the storage, and the name hash in use
+ * (the format's nameHash, replaceable by tests to force collisions).
+ * Iteration helpers over item ranges live here too: a range is walked
+ * with next()/prev() one item at a time, so items may be changed while
+ * a walk is under way.
+ */
+import type { FsItems, FsStorage, ItemKV } from "./storage.js";
+import { keyInc, keyDec, type Key } from "../format/key.js";
+
+export interface FsCtx {
+  st: FsStorage;
+  items: FsItems;
+  hash: (name: Buffer) => number;
+}
+
+/** every item in [first, last], in key order, read lazily */
+export async function* itemRange(items: FsItems, first: Key, last: Key): AsyncGenerator<ItemKV> {
+  let from = first;
+  for (;;) {
+    const kv = await items.next(from, last);
+    if (!kv) return;
+    yield kv;
+    if (kv.key.equals(last)) return;
+    from = keyInc(kv.key);
+  }
+}
+
+/** every item in [first, last], in reverse key order */
+export async function* itemRangeReverse(items: FsItems, first: Key, last: Key): AsyncGenerator<ItemKV> {
+  let to = last;
+  for (;;) {
+    const kv = await items.prev(to, first);
+    if (!kv) return;
+    yield kv;
+    if (kv.key.equals(first)) return;
+    to = keyDec(kv.key);
+  }
+}
+
+/** delete every item in [first, last]; returns how many */
+export async function deleteRange(items: FsItems, first: Key, last: Key): Promise<number> {
+  let n = 0;
+  for await (const kv of itemRange(items, first, last)) {
+    items.delete(kv.key);
+    n++;
+  }
+  return n;
+}
+
+export function toBuf(name: string | Buffer): Buffer {
+  return typeof name === "string" ? Buffer.from(name, "utf8") : name;
+}

@@ -1,0 +1,92 @@
+/*
+ * Directory entries.  An entry is three items with one DirentVal value
+ * (see format/fs_items.ts): the DIRENT item keyed by name hash and
+ * readdir position (for lookup), the READDIR item keyed by position (for
+ * readdir), and the LINK_BACKREF item under the target keyed by directory
+ * and position (for finding the names of an inode, and the parent of a
+ * directory, which has exactly one backref).
+ *
+ * Lookup walks only the DIRENT items of one hash (normally one), never
+ * the directory.  Positions come from the directory inode's
+ * next_readdir_pos, which only grows: a position is never reused, so a
+ * readdir that continues from a position neither repeats nor skips
+ * entries that were there throughout.
+ *
+ * A directory's size is the sum of the lengths of its entries' names, so
+ * emptiness is known without looking at the entries.
+ */
+import type { FsCtx } from "./context.js";
+import { itemRange } from "./context.js";
+import {
+  decodeDirent,
+  direntHashLast,
+  direntKey,
+  encodeDirent,
+  linkBackrefFirst,
+  linkBackrefKey,
+  linkBackrefLast,
+  readdirKey,
+  readdirLast,
+  type DirentVal,
+  type InodeVal,
+} from "../format/fs_items.js";
+import { DIRENT_LAST_POS } from "../format/constants.js";
+import { keySecond } from "../format/key.js";
+import { FsError } from "../util/errors.js";
+
+export async function findEntry(ctx: FsCtx, dir: number, name: Buffer): Promise<DirentVal | undefined> {
+  const hash = ctx.hash(name);
+  for await (const kv of itemRange(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash))) {
+    const d = decodeDirent(kv.value);
+    if (d.name.equals(name)) return d;
+  }
+  return undefined;
+}
+
+/** add an entry to a loaded directory inode (the caller marks it dirty and sets times); inside hold() */
+export function addEntry(ctx: FsCtx, dir: number, dirVal: InodeVal, name: Buffer, ino: number, type: number): DirentVal {
+  if (dirVal.nextReaddirPos > DIRENT_LAST_POS) throw new FsError("ENOSPC", `directory ${dir} used every readdir position`);
+  const d: DirentVal = { ino, hash: ctx.hash(name), pos: dirVal.nextReaddirPos++, type, name };
+  const v = encodeDirent(d);
+  ctx.items.set(direntKey(dir, d.hash, d.pos), v);
+  ctx.items.set(readdirKey(dir, d.pos), v);
+  ctx.items.set(linkBackrefKey(ino, dir, d.pos), v);
+  dirVal.size += name.length;
+  return d;
+}
+
+/** remove an entry found by findEntry (the caller marks the dir dirty); inside hold() */
+export function removeEntry(ctx: FsCtx, dir: number, dirVal: InodeVal, d: DirentVal): void {
+  ctx.items.delete(direntKey(dir, d.hash, d.pos));
+  ctx.items.delete(readdirKey(dir, d.pos));
+  ctx.items.delete(linkBackrefKey(d.ino, dir, d.pos));
+  dirVal.size -= d.name.length;
+}
+
+/** up to max entries at positions >= pos */
+export async function readEntries(ctx: FsCtx, dir: number, pos: number, max: number): Promise<DirentVal[]> {
+  const out: DirentVal[] = [];
+  if (max <= 0) return out;
+  for await (const kv of itemRange(ctx.items, readdirKey(dir, pos), readdirLast(dir))) {
+    out.push(decodeDirent(kv.value));
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** the entries that name an inode, as (dir, dirent) */
+export async function backrefs(ctx: FsCtx, ino: number, max = Infinity): Promise<{ dir: number; d: DirentVal }[]> {
+  const out: { dir: number; d: DirentVal }[] = [];
+  if (max <= 0) return out;
+  for await (const kv of itemRange(ctx.items, linkBackrefFirst(ino), linkBackrefLast(ino))) {
+    out.push({ dir: keySecond(kv.key), d: decodeDirent(kv.value) });
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** the parent of a directory: the directory of its only entry; the root (no entry) is its own parent */
+export async function parentOf(ctx: FsCtx, dirIno: number): Promise<number> {
+  const refs = await backrefs(ctx, dirIno, 1);
+  return refs.length > 0 ? refs[0]!.dir : dirIno;
+}

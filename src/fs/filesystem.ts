@@ -1,0 +1,419 @@
+/*
+ * Filesystem: the fs layer's API, shaped like the Linux VFS / FUSE
+ * low-level interface (inodes by number, names within directories).
+ *
+ * Each method validates its arguments, takes the inode locks it needs
+ * (locks.ts: shared to read, exclusive to change, all at once in inode
+ * order), does its checks, then makes its changes inside one
+ * storage.trans.hold().  When the inodes to lock are only known after a
+ * lookup (unlink, rmdir, rename), the lookup runs under the locks taken
+ * so far; if it names inodes not yet locked, everything is released and
+ * taken again with the larger set, and the lookup is repeated.
+ * Cross-directory renames also take the rename mutex first (see
+ * rename.ts), and nothing takes it while holding inode locks.
+ *
+ * Permission checks, sticky directories, and clearing setuid/setgid are
+ * the kernel's and the FUSE layer's; this layer validates names, types,
+ * limits and POSIX state (ENOENT, EEXIST, ENOTEMPTY, ...).  The root
+ * directory (inode 1) is written by mkfs (makeRootInodeItems).
+ */
+import type { FsStorage } from "./storage.js";
+import type { FsCtx } from "./context.js";
+import { toBuf } from "./context.js";
+import { InodeLocks, Mutex, excl, shared } from "./locks.js";
+import { OpInodes, readInode, toAttr } from "./inode.js";
+import { checkName } from "./names.js";
+import { findEntry, parentOf, readEntries } from "./dirent.js";
+import { checkSymlinkTarget, readSymlink } from "./symlink.js";
+import { deleteInode, listOrphans, OpenCounts } from "./orphan.js";
+import { SYMLINK_MODE, createMode, entryIno, linkNode, makeNode, mkdirMode, mknodMode, removeName, type FsEnv } from "./namespace.js";
+import { checkRenameFlags, renameInos, renameOp } from "./rename.js";
+import { relatimeNeeded, setattrOp, touchAtime } from "./attr.js";
+import { fallocateData, readData, seekData, writeData } from "./data.js";
+import { applyRemoveXattr, applySetXattr, getXattr, listXattrNames, prepareRemoveXattr, prepareSetXattr } from "./xattr.js";
+import { statfs } from "./statfs.js";
+import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs } from "./types.js";
+import { DT } from "./types.js";
+import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
+import { MAX_FILE_BYTES } from "../format/constants.js";
+import { FsError } from "../util/errors.js";
+
+function checkOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `bad offset ${offset}`);
+}
+
+/** a regular file: EISDIR for directories, EINVAL for anything else */
+function checkRegular(v: InodeVal, what: string): void {
+  if (isDirMode(v.mode)) throw new FsError("EISDIR", `${what} of a directory`);
+  if (!isRegMode(v.mode)) throw new FsError("EINVAL", `${what} of a non-regular file`);
+}
+
+export class Filesystem {
+  readonly ctx: FsCtx;
+  readonly locks = new InodeLocks();
+  readonly opens = new OpenCounts();
+  private readonly renameMutex = new Mutex();
+  private readonly env: FsEnv;
+  private readonly relatime: boolean;
+
+  constructor(readonly storage: FsStorage, opts: FsOptions = {}) {
+    this.ctx = { st: storage, items: storage.items, hash: opts.nameHash ?? nameHash };
+    this.relatime = (opts.atime ?? "relatime") === "relatime";
+    this.env = {
+      ctx: this.ctx,
+      opens: this.opens,
+      now: () => storage.clock.now(),
+      hold: (fn) => storage.trans.hold(fn),
+    };
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* locking helpers                                                   */
+
+  /*
+   * Lock base exclusively plus whatever resolve() names, which runs under
+   * the locks; retry with the union until resolve names nothing new.
+   */
+  private async lockResolving<T>(base: number[], resolve: () => Promise<number[]>, fn: () => Promise<T>): Promise<T> {
+    const want = new Set(base);
+    for (;;) {
+      const release = await this.locks.acquire(excl(...want));
+      try {
+        const found = await resolve();
+        if (found.every((i) => want.has(i))) return await fn();
+        for (const i of found) want.add(i);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  private async maybeTouchAtime(ino: number, v: InodeVal): Promise<void> {
+    if (!this.relatime || !relatimeNeeded(v, this.env.now())) return;
+    await this.locks.with(excl(ino), () => touchAtime(this.env, ino));
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* attributes                                                        */
+
+  async getattr(ino: number): Promise<Attr> {
+    const v = await readInode(this.ctx, ino);
+    if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
+    return toAttr(ino, v);
+  }
+
+  async setattr(ino: number, changes: SetAttrChanges): Promise<Attr> {
+    return this.locks.with(excl(ino), () => setattrOp(this.env, ino, changes));
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* names                                                             */
+
+  /** the attributes of name in dir ("." and ".." resolve to the dir and its parent) */
+  async lookup(dir: number, name: Name): Promise<Attr> {
+    const b = toBuf(name);
+    return this.locks.with(shared(dir), async () => {
+      const c = new OpInodes(this.ctx);
+      await c.getLiveDir(dir);
+      let ino: number;
+      if (b.equals(Buffer.from("."))) ino = dir;
+      else if (b.equals(Buffer.from(".."))) ino = await parentOf(this.ctx, dir);
+      else {
+        const d = await findEntry(this.ctx, dir, checkName(b));
+        if (!d) throw new FsError("ENOENT", `${b.toString()} does not exist`);
+        ino = d.ino;
+      }
+      return toAttr(ino, await c.get(ino));
+    });
+  }
+
+  async create(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0): Promise<Attr> {
+    const n = checkName(name);
+    const m = createMode(mode);
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev }));
+  }
+
+  async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0): Promise<Attr> {
+    const n = checkName(name);
+    const m = mknodMode(mode);
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev }));
+  }
+
+  async mkdir(dir: number, name: Name, mode: number, uid: number, gid: number): Promise<Attr> {
+    const n = checkName(name);
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: mkdirMode(mode), uid, gid, rdev: 0 }));
+  }
+
+  async symlink(dir: number, name: Name, target: Name, uid: number, gid: number): Promise<Attr> {
+    const n = checkName(name);
+    const t = toBuf(target);
+    checkSymlinkTarget(t);
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, symlink: t }));
+  }
+
+  async readlink(ino: number): Promise<Buffer> {
+    return this.locks.with(shared(ino), async () => {
+      const v = await new OpInodes(this.ctx).get(ino);
+      if (!isLnkMode(v.mode)) throw new FsError("EINVAL", `inode ${ino} is not a symlink`);
+      return readSymlink(this.ctx, ino, v.size);
+    });
+  }
+
+  /** a new name newName in newDir for the inode ino */
+  async link(ino: number, newDir: number, newName: Name): Promise<Attr> {
+    const n = checkName(newName);
+    return this.locks.with(excl(ino, newDir), () => linkNode(this.env, ino, newDir, n));
+  }
+
+  async unlink(dir: number, name: Name): Promise<void> {
+    const n = checkName(name);
+    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), () => removeName(this.env, dir, n, false));
+  }
+
+  async rmdir(dir: number, name: Name): Promise<void> {
+    const n = checkName(name);
+    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), () => removeName(this.env, dir, n, true));
+  }
+
+  async rename(oldDir: number, oldName: Name, newDir: number, newName: Name, flags = 0): Promise<void> {
+    checkRenameFlags(flags);
+    const on = checkName(oldName);
+    const nn = checkName(newName);
+    const go = () =>
+      this.lockResolving(
+        [oldDir, newDir],
+        () => renameInos(this.ctx, oldDir, on, newDir, nn),
+        () => renameOp(this.env, oldDir, on, newDir, nn, flags),
+      );
+    return oldDir === newDir ? go() : this.renameMutex.with(go);
+  }
+
+  /**
+   * Up to max entries from position pos: "." at 0, ".." at 1, then the
+   * stored entries in position order; continue from the last nextPos.
+   */
+  async readdir(dir: number, pos: number, max: number): Promise<DirEntry[]> {
+    checkOffset(pos);
+    const out: DirEntry[] = [];
+    let v: InodeVal | undefined;
+    await this.locks.with(shared(dir), async () => {
+      v = await new OpInodes(this.ctx).get(dir);
+      if (!isDirMode(v.mode)) throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
+      if (v.nlink === 0) throw new FsError("ENOENT", `directory ${dir} was removed`);
+      const dot = (name: string, ino: number, p: number): DirEntry => ({
+        name,
+        nameBuf: Buffer.from(name),
+        ino,
+        type: DT.DIR,
+        pos: p,
+        nextPos: p + 1,
+      });
+      if (pos === 0 && out.length < max) out.push(dot(".", dir, 0));
+      if (pos <= 1 && out.length < max) out.push(dot("..", await parentOf(this.ctx, dir), 1));
+      for (const d of await readEntries(this.ctx, dir, Math.max(pos, 2), max - out.length)) {
+        out.push({ name: d.name.toString(), nameBuf: d.name, ino: d.ino, type: d.type, pos: d.pos, nextPos: d.pos + 1 });
+      }
+    });
+    if (v) await this.maybeTouchAtime(dir, v);
+    return out;
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* open handles and orphans                                          */
+
+  /** count a handle (or any reference that must keep an unlinked inode) */
+  async open(ino: number): Promise<void> {
+    await this.locks.with(shared(ino), async () => {
+      await new OpInodes(this.ctx).get(ino);
+      this.opens.open(ino);
+    });
+  }
+
+  /** drop a handle; the last one of an inode with no names deletes it */
+  async release(ino: number): Promise<void> {
+    await this.locks.with(excl(ino), async () => {
+      const left = this.opens.release(ino);
+      if (left === false) throw new FsError("EBADF", `inode ${ino} is not open`);
+      if (left > 0) return;
+      const c = new OpInodes(this.ctx);
+      const v = await c.find(ino);
+      if (!v || v.nlink > 0) return;
+      await this.storage.trans.hold(async () => {
+        await deleteInode(this.ctx, c, ino);
+        c.flush();
+      });
+    });
+  }
+
+  /** delete every orphaned inode not open here (at mount); returns how many */
+  async deleteOrphans(): Promise<number> {
+    let n = 0;
+    for (const ino of await listOrphans(this.ctx)) {
+      await this.locks.with(excl(ino), async () => {
+        if (this.opens.count(ino) > 0) return;
+        const c = new OpInodes(this.ctx);
+        const v = await c.find(ino);
+        await this.storage.trans.hold(async () => {
+          if (v && v.nlink === 0) {
+            await deleteInode(this.ctx, c, ino);
+            n++;
+          } else {
+            this.ctx.items.delete(orphanKey(ino));
+          }
+          c.flush();
+        });
+      });
+    }
+    return n;
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* file data                                                         */
+
+  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+    checkOffset(offset);
+    if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `bad length ${length}`);
+    let v: InodeVal | undefined;
+    const buf = await this.locks.with(shared(ino), async () => {
+      v = await new OpInodes(this.ctx).get(ino);
+      checkRegular(v, "read");
+      return readData(this.ctx, ino, v, offset, length);
+    });
+    if (v) await this.maybeTouchAtime(ino, v);
+    return buf;
+  }
+
+  /** write at offset; returns the bytes written (short at the size limit or when space ran out) */
+  async write(ino: number, offset: number, data: Buffer): Promise<number> {
+    checkOffset(offset);
+    return this.locks.with(excl(ino), async () => {
+      const c = new OpInodes(this.ctx);
+      const v = await c.get(ino);
+      checkRegular(v, "write");
+      if (data.length === 0) return 0;
+      if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
+      const d = offset + data.length > MAX_FILE_BYTES ? data.subarray(0, MAX_FILE_BYTES - offset) : data;
+      return this.storage.trans.hold(async () => {
+        const n = await writeData(this.ctx, ino, v, offset, d);
+        const now = this.env.now();
+        v.mtime = now;
+        v.ctime = now;
+        v.dataVersion++;
+        c.dirty(ino, true);
+        c.flush();
+        return n;
+      });
+    });
+  }
+
+  /** mode 0 or FALLOC_FL_KEEP_SIZE: allocate (unwritten, reading as zeros) the holes of a range */
+  async fallocate(ino: number, mode: number, offset: number, length: number): Promise<void> {
+    if (mode & ~FALLOC_FL_KEEP_SIZE) throw new FsError("EOPNOTSUPP", `fallocate mode ${mode}`);
+    checkOffset(offset);
+    if (!Number.isSafeInteger(length) || length <= 0) throw new FsError("EINVAL", `bad length ${length}`);
+    if (offset + length > MAX_FILE_BYTES) throw new FsError("EFBIG", "fallocate beyond the size limit");
+    await this.locks.with(excl(ino), async () => {
+      const c = new OpInodes(this.ctx);
+      const v = await c.get(ino);
+      if (isDirMode(v.mode)) throw new FsError("EISDIR", "fallocate of a directory");
+      if (!isRegMode(v.mode)) throw new FsError("ENODEV", "fallocate of a non-regular file");
+      const err = await this.storage.trans.hold(async () => {
+        const oldSize = v.size;
+        const e = await fallocateData(this.ctx, ino, v, (mode & FALLOC_FL_KEEP_SIZE) !== 0, offset, length);
+        const now = this.env.now();
+        v.ctime = now;
+        if (v.size !== oldSize) {
+          v.mtime = now;
+          v.dataVersion++;
+        }
+        c.dirty(ino, true);
+        c.flush();
+        return e;
+      });
+      if (err) throw err;
+    });
+  }
+
+  /** SEEK_DATA or SEEK_HOLE (the others are the kernel's) */
+  async lseek(ino: number, offset: number, whence: number): Promise<number> {
+    return this.locks.with(shared(ino), async () => {
+      const v = await new OpInodes(this.ctx).get(ino);
+      checkRegular(v, "lseek");
+      return seekData(this.ctx, ino, v, offset, whence);
+    });
+  }
+
+  async fsync(_ino?: number): Promise<void> {
+    await this.storage.trans.sync();
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* xattrs                                                            */
+
+  async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0): Promise<void> {
+    const n = toBuf(name);
+    const val = toBuf(value);
+    await this.locks.with(excl(ino), async () => {
+      const c = new OpInodes(this.ctx);
+      const v = await c.get(ino);
+      const found = await prepareSetXattr(this.ctx, ino, n, val, flags);
+      await this.storage.trans.hold(async () => {
+        applySetXattr(this.ctx, ino, v, n, val, found);
+        v.ctime = this.env.now();
+        c.dirty(ino);
+        c.flush();
+      });
+    });
+  }
+
+  /** the value; with size, as getxattr(2): size 0 gives the value's length, a smaller size ERANGE */
+  getxattr(ino: number, name: Name): Promise<Buffer>;
+  getxattr(ino: number, name: Name, size: number): Promise<Buffer | number>;
+  async getxattr(ino: number, name: Name, size?: number): Promise<Buffer | number> {
+    const n = toBuf(name);
+    const val = await this.locks.with(shared(ino), async () => {
+      await new OpInodes(this.ctx).get(ino);
+      return getXattr(this.ctx, ino, n);
+    });
+    if (size === undefined) return val;
+    if (size === 0) return val.length;
+    if (val.length > size) throw new FsError("ERANGE", `xattr value of ${val.length} bytes, buffer of ${size}`);
+    return val;
+  }
+
+  /** the names; with size, as listxattr(2): NUL-terminated names, size 0 gives their length, a smaller size ERANGE */
+  listxattr(ino: number): Promise<string[]>;
+  listxattr(ino: number, size: number): Promise<Buffer | number>;
+  async listxattr(ino: number, size?: number): Promise<string[] | Buffer | number> {
+    const names = await this.locks.with(shared(ino), async () => {
+      await new OpInodes(this.ctx).get(ino);
+      return listXattrNames(this.ctx, ino);
+    });
+    if (size === undefined) return names.map((b) => b.toString());
+    const buf = Buffer.concat(names.flatMap((b) => [b, Buffer.alloc(1)]));
+    if (size === 0) return buf.length;
+    if (buf.length > size) throw new FsError("ERANGE", `xattr names of ${buf.length} bytes, buffer of ${size}`);
+    return buf;
+  }
+
+  async removexattr(ino: number, name: Name): Promise<void> {
+    const n = toBuf(name);
+    await this.locks.with(excl(ino), async () => {
+      const c = new OpInodes(this.ctx);
+      const v = await c.get(ino);
+      const found = await prepareRemoveXattr(this.ctx, ino, n);
+      await this.storage.trans.hold(async () => {
+        applyRemoveXattr(this.ctx, ino, found);
+        v.ctime = this.env.now();
+        c.dirty(ino);
+        c.flush();
+      });
+    });
+  }
+
+  /* ---------------------------------------------------------------- */
+
+  async statfs(): Promise<StatFs> {
+    return statfs(this.storage);
+  }
+}

@@ -1,0 +1,196 @@
+/*
+ * Inodes: the inode item, its attributes, and its inode index items.
+ *
+ * Every change of an inode goes through an OpInodes, the inode cache of
+ * one operation: an operation loads each inode it touches once (so two
+ * names for one inode, e.g. rename within one directory, share one
+ * object), changes fields in memory, marks the inode dirty, and flush()
+ * writes the dirty inodes inside the transaction.  flush() keeps the
+ * index invariants:
+ *
+ *  - every changed inode gets meta_seq = trans.seq; a change of contents
+ *    or size (dirty with data=true) also gets data_seq = trans.seq, except
+ *    directories, which are never in the data_seq index;
+ *  - each inode has exactly one META_SEQ index item (at its meta_seq) and,
+ *    unless a directory, exactly one DATA_SEQ item (at its data_seq): when
+ *    a seq moves, the item at the old seq is deleted in the same
+ *    transaction as the new one is made;
+ *  - version (i_version) grows with every write of the inode.
+ *
+ * The seqs an inode was loaded with are what its index items hold, since
+ * only flush() changes seqs.
+ */
+import type { ItemKV } from "./storage.js";
+import type { FsCtx } from "./context.js";
+import type { Attr } from "./types.js";
+import {
+  decodeInode,
+  encodeInode,
+  inodeIndexKey,
+  inodeKey,
+  isDirMode,
+  type InodeVal,
+  type Timespec,
+} from "../format/fs_items.js";
+import { DATA_BLOCK_SIZE, DIRENT_FIRST_POS, INODE_INDEX_TYPE, ROOT_INO } from "../format/constants.js";
+import { FsError, assert } from "../util/errors.js";
+
+export function newInodeVal(mode: number, uid: number, gid: number, rdev: number, now: Timespec): InodeVal {
+  return {
+    size: 0,
+    metaSeq: 0,
+    dataSeq: 0,
+    dataVersion: 0,
+    onlineBlocks: 0,
+    offlineBlocks: 0,
+    nextReaddirPos: DIRENT_FIRST_POS,
+    nextXattrId: 1,
+    version: 0,
+    nlink: isDirMode(mode) ? 2 : 1,
+    uid,
+    gid,
+    mode,
+    rdev,
+    flags: 0,
+    atime: { ...now },
+    ctime: { ...now },
+    mtime: { ...now },
+    crtime: { ...now },
+    proj: 0,
+  };
+}
+
+/** the index items an inode with these values has */
+export function inodeIndexKeys(ino: number, v: InodeVal): Buffer[] {
+  const keys = [inodeIndexKey(INODE_INDEX_TYPE.metaSeq, v.metaSeq, ino)];
+  if (!isDirMode(v.mode)) keys.push(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, v.dataSeq, ino));
+  return keys;
+}
+
+/**
+ * The items mkfs writes for the root directory: inode 1, a directory of
+ * mode 0755 owned by root, with its meta_seq index item at seq.
+ */
+export function makeRootInodeItems(now: Timespec, seq = 1): ItemKV[] {
+  const v = newInodeVal(0o040755, 0, 0, 0, now);
+  v.metaSeq = seq;
+  return [
+    { key: inodeKey(ROOT_INO), value: encodeInode(v) },
+    ...inodeIndexKeys(ROOT_INO, v).map((key) => ({ key, value: Buffer.alloc(0) })),
+  ];
+}
+
+export function toAttr(ino: number, v: InodeVal): Attr {
+  return {
+    ino,
+    mode: v.mode,
+    nlink: v.nlink,
+    uid: v.uid,
+    gid: v.gid,
+    rdev: v.rdev,
+    size: v.size,
+    blocks: v.onlineBlocks * (DATA_BLOCK_SIZE / 512),
+    blksize: DATA_BLOCK_SIZE,
+    atime: { ...v.atime },
+    mtime: { ...v.mtime },
+    ctime: { ...v.ctime },
+    crtime: { ...v.crtime },
+    metaSeq: v.metaSeq,
+    dataSeq: v.dataSeq,
+    dataVersion: v.dataVersion,
+    onlineBlocks: v.onlineBlocks,
+    offlineBlocks: v.offlineBlocks,
+    flags: v.flags,
+    proj: v.proj,
+  };
+}
+
+export async function readInode(ctx: FsCtx, ino: number): Promise<InodeVal | undefined> {
+  const b = await ctx.items.lookup(inodeKey(ino));
+  return b ? decodeInode(b) : undefined;
+}
+
+interface Entry {
+  val: InodeVal;
+  /** index keys currently stored for this inode; undefined for a new inode */
+  stored: Buffer[] | undefined;
+  dirty: boolean;
+  data: boolean;
+}
+
+export class OpInodes {
+  private readonly map = new Map<number, Entry>();
+
+  constructor(private readonly ctx: FsCtx) {}
+
+  /** the inode if it exists (items of deleted inodes are gone) */
+  async find(ino: number): Promise<InodeVal | undefined> {
+    const e = this.map.get(ino);
+    if (e) return e.val;
+    const val = await readInode(this.ctx, ino);
+    if (!val) return undefined;
+    this.map.set(ino, { val, stored: inodeIndexKeys(ino, val), dirty: false, data: false });
+    return val;
+  }
+
+  async get(ino: number): Promise<InodeVal> {
+    const v = await this.find(ino);
+    if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
+    return v;
+  }
+
+  /** a directory that still has a name: ENOENT, ENOTDIR otherwise */
+  async getLiveDir(ino: number): Promise<InodeVal> {
+    const v = await this.get(ino);
+    if (!isDirMode(v.mode)) throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
+    if (v.nlink === 0) throw new FsError("ENOENT", `directory ${ino} was removed`);
+    return v;
+  }
+
+  /** a new inode, written by the next flush() */
+  add(ino: number, val: InodeVal): void {
+    assert(!this.map.has(ino), `inode ${ino} added twice`);
+    this.map.set(ino, { val, stored: undefined, dirty: true, data: !isDirMode(val.mode) });
+  }
+
+  /** mark a loaded inode changed; data=true for contents or size */
+  dirty(ino: number, data = false): void {
+    const e = this.map.get(ino);
+    assert(e, `inode ${ino} marked dirty without being loaded`);
+    e.dirty = true;
+    e.data ||= data;
+  }
+
+  /** delete the inode item and its index items (the caller deletes the rest); inside hold() */
+  remove(ino: number): void {
+    const e = this.map.get(ino);
+    assert(e && e.stored, `inode ${ino} removed without being loaded`);
+    for (const k of e.stored) this.ctx.items.delete(k);
+    this.ctx.items.delete(inodeKey(ino));
+    this.map.delete(ino);
+  }
+
+  /** write every dirty inode and move its index items; inside hold() */
+  flush(): void {
+    const seq = this.ctx.st.trans.seq;
+    const items = this.ctx.items;
+    for (const [ino, e] of this.map) {
+      if (!e.dirty) continue;
+      const v = e.val;
+      v.metaSeq = seq;
+      if (e.data && !isDirMode(v.mode)) v.dataSeq = seq;
+      v.version++;
+      const keys = inodeIndexKeys(ino, v);
+      if (e.stored) {
+        for (const k of e.stored) if (!keys.some((n) => n.equals(k))) items.delete(k);
+      }
+      for (const k of keys) if (!e.stored?.some((o) => o.equals(k))) items.set(k, Buffer.alloc(0));
+      items.set(inodeKey(ino), encodeInode(v));
+      e.stored = keys;
+      e.dirty = false;
+      e.data = false;
+    }
+  }
+}
+
+export const timeCmp = (a: Timespec, b: Timespec): number => a.sec - b.sec || a.nsec - b.nsec;

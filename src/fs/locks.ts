@@ -1,0 +1,124 @@
+/*
+ * Local serialization of fs operations: a shared/exclusive lock per
+ * inode number, and a plain mutex.
+ *
+ * Requests arrive concurrently and every await is a point where another
+ * operation may run, so an operation locks every inode whose items it
+ * reads to decide or changes: readers (lookup, readdir, read, getxattr)
+ * take shared locks, changers take exclusive ones.  Deadlock is avoided
+ * by ordering: an operation acquires all of its inode locks at once, in
+ * ascending inode number, and never asks for more while holding some (it
+ * releases everything and starts again with the larger set, see
+ * Filesystem).  Locks are taken before the transaction is held and never
+ * inside hold(), so a commit waiting for holders cannot wait on a lock.
+ *
+ * Grants are FIFO per inode: a waiting exclusive request blocks later
+ * shared ones, so writers are not starved.  Idle entries are dropped, so
+ * the table holds only inodes that are in use.
+ */
+
+type Waiter = { excl: boolean; grant: () => void };
+
+class RwLock {
+  readers = 0;
+  writer = false;
+  queue: Waiter[] = [];
+
+  idle(): boolean {
+    return this.readers === 0 && !this.writer && this.queue.length === 0;
+  }
+
+  acquire(excl: boolean): Promise<void> | undefined {
+    if (this.queue.length === 0 && this.compatible(excl)) {
+      this.take(excl);
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.queue.push({ excl, grant: resolve }));
+  }
+
+  release(excl: boolean): void {
+    if (excl) this.writer = false;
+    else this.readers--;
+    while (this.queue.length > 0 && this.compatible(this.queue[0]!.excl)) {
+      const w = this.queue.shift()!;
+      this.take(w.excl);
+      w.grant();
+    }
+  }
+
+  private compatible(excl: boolean): boolean {
+    return excl ? !this.writer && this.readers === 0 : !this.writer;
+  }
+
+  private take(excl: boolean): void {
+    if (excl) this.writer = true;
+    else this.readers++;
+  }
+}
+
+export type LockRequest = { ino: number; excl: boolean };
+
+export class InodeLocks {
+  private readonly table = new Map<number, RwLock>();
+
+  /**
+   * Lock a set of inodes, in ascending number; an inode asked for twice
+   * is locked once, exclusively if either asked so.  Returns the release.
+   */
+  async acquire(reqs: LockRequest[]): Promise<() => void> {
+    const merged = new Map<number, boolean>();
+    for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
+    const order = [...merged.entries()].sort((a, b) => a[0] - b[0]);
+    for (const [ino, excl] of order) {
+      let l = this.table.get(ino);
+      if (!l) {
+        l = new RwLock();
+        this.table.set(ino, l);
+      }
+      const p = l.acquire(excl);
+      if (p) await p;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const [ino, excl] of order) {
+        const l = this.table.get(ino)!;
+        l.release(excl);
+        if (l.idle()) this.table.delete(ino);
+      }
+    };
+  }
+
+  async with<T>(reqs: LockRequest[], fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(reqs);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** number of inodes with a lock held or wanted (for tests) */
+  get active(): number {
+    return this.table.size;
+  }
+}
+
+export const excl = (...inos: number[]): LockRequest[] => inos.map((ino) => ({ ino, excl: true }));
+export const shared = (...inos: number[]): LockRequest[] => inos.map((ino) => ({ ino, excl: false }));
+
+/** a FIFO mutex */
+export class Mutex {
+  private readonly lock = new RwLock();
+
+  async with<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.acquire(true);
+    if (p) await p;
+    try {
+      return await fn();
+    } finally {
+      this.lock.release(true);
+    }
+  }
+}

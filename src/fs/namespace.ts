@@ -1,0 +1,168 @@
+/*
+ * Making and removing names: create/mknod/mkdir/symlink, link, unlink
+ * and rmdir.
+ *
+ * The caller (Filesystem) holds exclusive locks on the directory and on
+ * every existing inode that the operation changes, so what these
+ * functions check before holding the transaction stays true until they
+ * change it; every change of one operation is made inside one hold(),
+ * after every check that can fail.
+ *
+ * Link counts: a file has one per name; a directory has 2 (its entry and
+ * its own ".") plus one per subdirectory (their ".."), so rmdir of a
+ * subdirectory and moving one out decrement the parent.  A new inode in
+ * a setgid directory takes the directory's group, and a new
+ * subdirectory inherits the setgid bit (as Linux inode_init_owner).
+ */
+import type { FsCtx } from "./context.js";
+import { OpInodes, newInodeVal, toAttr } from "./inode.js";
+import { addEntry, findEntry, removeEntry } from "./dirent.js";
+import { writeSymlink } from "./symlink.js";
+import { afterUnlink, type OpenCounts } from "./orphan.js";
+import type { Attr, Timespec } from "./types.js";
+import {
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  S_ISGID,
+  direntTypeOfMode,
+  isDirMode,
+} from "../format/fs_items.js";
+import { LINK_MAX } from "../format/constants.js";
+import { FsError } from "../util/errors.js";
+
+export interface FsEnv {
+  ctx: FsCtx;
+  opens: OpenCounts;
+  now(): Timespec;
+  hold<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** the full mode of a node that mknod may make (regular, device, fifo, socket) */
+export function mknodMode(mode: number): number {
+  const type = mode & S_IFMT;
+  if (type === 0) return S_IFREG | (mode & 0o7777);
+  if (type === S_IFDIR) throw new FsError("EPERM", "mknod of a directory");
+  if (![S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].includes(type)) throw new FsError("EINVAL", `mknod of type ${type.toString(8)}`);
+  return type | (mode & 0o7777);
+}
+
+export function createMode(mode: number): number {
+  const type = mode & S_IFMT;
+  if (type !== 0 && type !== S_IFREG) throw new FsError("EINVAL", "create of a non-regular file");
+  return S_IFREG | (mode & 0o7777);
+}
+
+export const mkdirMode = (mode: number): number => S_IFDIR | (mode & 0o7777);
+export const SYMLINK_MODE = S_IFLNK | 0o777;
+
+export interface NewNode {
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  symlink?: Buffer;
+}
+
+/** make a new inode with a name in dir; dir locked exclusively */
+export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode): Promise<Attr> {
+  const { ctx } = env;
+  const c = new OpInodes(ctx);
+  const d = await c.getLiveDir(dir);
+  if (await findEntry(ctx, dir, name)) throw new FsError("EEXIST", `${name.toString()} exists`);
+  const isDir = isDirMode(n.mode);
+  if (isDir && d.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${dir} has too many links`);
+  const type = n.mode & S_IFMT;
+  const rdev = type === S_IFCHR || type === S_IFBLK ? n.rdev : 0;
+  const ino = await ctx.st.allocIno();
+  return env.hold(async () => {
+    const now = env.now();
+    let { mode, gid } = n;
+    if (d.mode & S_ISGID) {
+      gid = d.gid;
+      if (isDir) mode |= S_ISGID;
+    }
+    const v = newInodeVal(mode, n.uid, gid, rdev, now);
+    if (n.symlink) {
+      v.size = n.symlink.length;
+      writeSymlink(ctx, ino, n.symlink);
+    }
+    c.add(ino, v);
+    addEntry(ctx, dir, d, name, ino, direntTypeOfMode(mode));
+    if (isDir) d.nlink++;
+    d.mtime = now;
+    d.ctime = now;
+    c.dirty(dir);
+    c.flush();
+    return toAttr(ino, v);
+  });
+}
+
+/** a new name for ino in dir; both locked exclusively */
+export async function linkNode(env: FsEnv, ino: number, dir: number, name: Buffer): Promise<Attr> {
+  const { ctx } = env;
+  const c = new OpInodes(ctx);
+  const d = await c.getLiveDir(dir);
+  if (await findEntry(ctx, dir, name)) throw new FsError("EEXIST", `${name.toString()} exists`);
+  const v = await c.get(ino);
+  if (isDirMode(v.mode)) throw new FsError("EPERM", "hard link to a directory");
+  if (v.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has no names left`);
+  if (v.nlink >= LINK_MAX) throw new FsError("EMLINK", `inode ${ino} has too many links`);
+  return env.hold(async () => {
+    const now = env.now();
+    addEntry(ctx, dir, d, name, ino, direntTypeOfMode(v.mode));
+    v.nlink++;
+    v.ctime = now;
+    d.mtime = now;
+    d.ctime = now;
+    c.dirty(ino);
+    c.dirty(dir);
+    c.flush();
+    return toAttr(ino, v);
+  });
+}
+
+/** the inode a name refers to, for locking before removeName */
+export async function entryIno(ctx: FsCtx, dir: number, name: Buffer): Promise<number[]> {
+  const d = await findEntry(ctx, dir, name);
+  return d ? [d.ino] : [];
+}
+
+/** unlink (rmdir=false) or rmdir a name; dir and its target locked exclusively */
+export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: boolean): Promise<void> {
+  const { ctx } = env;
+  const c = new OpInodes(ctx);
+  const d = await c.getLiveDir(dir);
+  const ent = await findEntry(ctx, dir, name);
+  if (!ent) throw new FsError("ENOENT", `${name.toString()} does not exist`);
+  const v = await c.get(ent.ino);
+  const isDir = isDirMode(v.mode);
+  if (rmdir) {
+    if (!isDir) throw new FsError("ENOTDIR", `${name.toString()} is not a directory`);
+    if (v.size > 0) throw new FsError("ENOTEMPTY", `${name.toString()} is not empty`);
+  } else if (isDir) {
+    throw new FsError("EISDIR", `${name.toString()} is a directory`);
+  }
+  await env.hold(async () => {
+    const now = env.now();
+    removeEntry(ctx, dir, d, ent);
+    if (isDir) {
+      d.nlink--;
+      v.nlink = 0;
+    } else {
+      v.nlink--;
+    }
+    v.ctime = now;
+    d.mtime = now;
+    d.ctime = now;
+    c.dirty(dir);
+    c.dirty(ent.ino);
+    await afterUnlink(ctx, c, env.opens, ent.ino, v);
+    c.flush();
+  });
+}

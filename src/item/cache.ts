@@ -1,0 +1,272 @@
+/*
+ * The item cache: a mount's in-memory view of the items it reads and
+ * writes, over the forest.
+ *
+ * It holds items (clean ones read from the forest, dirty ones written
+ * by the open transaction, deletions as dirty null values) and a set of
+ * key ranges whose contents are completely cached: inside a cached range
+ * a key that has no item does not exist; outside, only an item present
+ * for that exact key is authoritative and anything else is read from the
+ * forest first (populate), which then caches a whole range around it.
+ *
+ * Invariants:
+ *  - a dirty item is newer than anything in the forest; populate never
+ *    replaces an item that is already cached.
+ *  - a populate that started before a commit cleaned the cache (gen
+ *    changed) is thrown away, so committed deletions cannot come back
+ *    from a read of older roots.
+ *  - clean items only live inside cached ranges; eviction drops whole
+ *    ranges (least recently used first) with their clean items, never a
+ *    dirty item, once the cache holds more than limitBytes.
+ */
+import { ITEM_FLAG_DELETION } from "../format/constants.js";
+import { KEY_MAX, keyCompare, keyDec, keyInc, type Key } from "../format/key.js";
+import type { FsItems, ItemKV } from "../fs/storage.js";
+import type { ForestRange } from "../forest/forest.js";
+import { SortedMap } from "../util/sorted_map.js";
+import { assert } from "../util/errors.js";
+import { counters } from "../util/counters.js";
+
+interface CItem {
+  value: Buffer | null;
+  dirty: boolean;
+  seq: number;
+}
+
+interface CRange {
+  end: Key;
+  used: number;
+}
+
+export interface ItemSource {
+  readRange(start: Key, end: Key, limit: number): Promise<ForestRange>;
+}
+
+export interface ItemTransView {
+  readonly seq: number;
+  /** true while some hold() is running */
+  held(): boolean;
+}
+
+const POPULATE_BATCH = 512;
+const ITEM_OVERHEAD_BYTES = 96;
+const itemBytes = (v: Buffer | null) => 27 + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+const maxKey = (a: Key, b: Key) => (keyCompare(a, b) >= 0 ? a : b);
+const minKey = (a: Key, b: Key) => (keyCompare(a, b) <= 0 ? a : b);
+
+/** the last key with the same zone and first field: the items of one inode */
+function groupEnd(k: Key): Key {
+  const e = Buffer.from(k);
+  e.fill(0xff, 9);
+  return e;
+}
+
+export class ItemCache implements FsItems {
+  private items = new SortedMap<Key, CItem>(undefined, keyCompare);
+  private ranges = new SortedMap<Key, CRange>(undefined, keyCompare);
+  private dirtyKeys = new SortedMap<Key, true>(undefined, keyCompare);
+  private gen = 0;
+  private tick = 0;
+  bytes = 0;
+  dirtyBytes = 0;
+
+  constructor(
+    private readonly source: ItemSource,
+    private readonly trans: ItemTransView,
+    private readonly limitBytes = 256 * 1024 * 1024,
+  ) {}
+
+  private rangeContaining(k: Key): CRange | undefined {
+    const p = this.ranges.getPairOrNextLower(k);
+    if (p && keyCompare(p[1].end, k) >= 0) {
+      p[1].used = ++this.tick;
+      return p[1];
+    }
+    return undefined;
+  }
+
+  private rangeStartOf(k: Key): Key {
+    return this.ranges.getPairOrNextLower(k)![0];
+  }
+
+  private addRange(start: Key, end: Key): void {
+    let s = start;
+    let e = end;
+    const lo = this.ranges.getPairOrNextLower(s);
+    if (lo && (keyCompare(lo[1].end, s) >= 0 || (!lo[1].end.equals(KEY_MAX) && keyInc(lo[1].end).equals(s)))) {
+      s = lo[0];
+      e = maxKey(e, lo[1].end);
+      this.ranges.delete(lo[0]);
+    }
+    for (;;) {
+      const nx = this.ranges.getPairOrNextHigher(s);
+      if (!nx) break;
+      const touches = keyCompare(nx[0], e) <= 0 || (!e.equals(KEY_MAX) && keyInc(e).equals(nx[0]));
+      if (!touches) break;
+      e = maxKey(e, nx[1].end);
+      this.ranges.delete(nx[0]);
+    }
+    this.ranges.set(s, { end: e, used: ++this.tick });
+  }
+
+  private async populate(start: Key, end: Key): Promise<void> {
+    const gen = this.gen;
+    counters.inc("item_populate");
+    const r = await this.source.readRange(start, end, POPULATE_BATCH);
+    if (gen !== this.gen) {
+      counters.inc("item_populate_raced");
+      return;
+    }
+    for (const it of r.items) {
+      if (it.flags & ITEM_FLAG_DELETION || this.items.has(it.key)) continue;
+      this.items.set(it.key, { value: it.value, dirty: false, seq: it.seq });
+      this.bytes += itemBytes(it.value);
+    }
+    this.addRange(start, r.end);
+    this.evict();
+  }
+
+  async lookup(key: Key): Promise<Buffer | undefined> {
+    for (;;) {
+      const it = this.items.get(key);
+      if (it) {
+        counters.inc("item_lookup_hit");
+        return it.value ?? undefined;
+      }
+      if (this.rangeContaining(key)) {
+        counters.inc("item_lookup_negative");
+        return undefined;
+      }
+      await this.populate(key, groupEnd(key));
+    }
+  }
+
+  async next(first: Key, last: Key): Promise<ItemKV | undefined> {
+    let cur = first;
+    for (;;) {
+      if (keyCompare(cur, last) > 0) return undefined;
+      const rng = this.rangeContaining(cur);
+      if (!rng) {
+        await this.populate(cur, last);
+        continue;
+      }
+      const stop = minKey(rng.end, last);
+      for (const [k, v] of this.items.entries(cur)) {
+        if (keyCompare(k, stop) > 0) break;
+        if (v.value) return { key: k, value: v.value };
+      }
+      if (keyCompare(stop, last) >= 0) return undefined;
+      cur = keyInc(stop);
+    }
+  }
+
+  async prev(last: Key, first: Key): Promise<ItemKV | undefined> {
+    let cur = last;
+    for (;;) {
+      if (keyCompare(cur, first) < 0) return undefined;
+      const rng = this.rangeContaining(cur);
+      if (!rng) {
+        const lo = this.ranges.getPairOrNextLower(cur);
+        let s = first;
+        if (lo && keyCompare(lo[1].end, s) >= 0) s = keyInc(lo[1].end);
+        await this.populate(s, cur);
+        continue;
+      }
+      const stop = maxKey(this.rangeStartOf(cur), first);
+      for (const [k, v] of this.items.entriesReversed(cur)) {
+        if (keyCompare(k, stop) < 0) break;
+        if (v.value) return { key: k, value: v.value };
+      }
+      if (keyCompare(stop, first) <= 0) return undefined;
+      cur = keyDec(stop);
+    }
+  }
+
+  private put(key: Key, value: Buffer | null): void {
+    assert(this.trans.held(), "item changed outside a transaction hold");
+    const old = this.items.get(key);
+    if (old) this.bytes -= itemBytes(old.value);
+    if (old?.dirty) this.dirtyBytes -= itemBytes(old.value);
+    this.items.set(key, { value, dirty: true, seq: this.trans.seq });
+    this.bytes += itemBytes(value);
+    this.dirtyBytes += itemBytes(value);
+    this.dirtyKeys.set(key, true);
+  }
+
+  set(key: Key, value: Buffer): void {
+    counters.inc("item_set");
+    this.put(key, value);
+  }
+
+  delete(key: Key): void {
+    counters.inc("item_delete");
+    const old = this.items.get(key);
+    if (!old && this.rangeContaining(key)) return; // known absent everywhere
+    this.put(key, null);
+  }
+
+  get dirtyCount(): number {
+    return this.dirtyKeys.size;
+  }
+
+  /** the dirty items in key order: null value for a deletion */
+  *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number }> {
+    for (const k of this.dirtyKeys.keys()) {
+      const it = this.items.get(k)!;
+      yield { key: k, value: it.value, seq: it.seq };
+    }
+  }
+
+  /** after a commit: everything dirty is now in the forest */
+  markClean(): void {
+    for (const k of this.dirtyKeys.keys()) {
+      const it = this.items.get(k)!;
+      if (it.value === null || !this.rangeContaining(k)) {
+        this.items.delete(k);
+        this.bytes -= itemBytes(it.value);
+      } else {
+        it.dirty = false;
+      }
+    }
+    this.dirtyKeys.clear();
+    this.dirtyBytes = 0;
+    this.gen++;
+    this.evict();
+  }
+
+  /** forget every clean item and range (lock lost, or tests) */
+  invalidateAll(): void {
+    for (const [k, it] of [...this.items.entries()]) {
+      if (!it.dirty) {
+        this.items.delete(k);
+        this.bytes -= itemBytes(it.value);
+      }
+    }
+    this.ranges.clear();
+    this.gen++;
+  }
+
+  private evict(): void {
+    if (this.bytes <= this.limitBytes) return;
+    const byAge = [...this.ranges.entries()].sort((a, b) => a[1].used - b[1].used);
+    for (const [start, r] of byAge) {
+      if (this.bytes <= this.limitBytes * 0.75) break;
+      const drop: Key[] = [];
+      for (const [k, it] of this.items.entries(start)) {
+        if (keyCompare(k, r.end) > 0) break;
+        if (!it.dirty) drop.push(k);
+      }
+      for (const k of drop) {
+        this.bytes -= itemBytes(this.items.get(k)!.value);
+        this.items.delete(k);
+      }
+      this.ranges.delete(start);
+      counters.inc("item_evict_range");
+    }
+  }
+
+  cachedItems(): number {
+    return this.items.size;
+  }
+}
+

@@ -1,0 +1,406 @@
+/*
+ * The server: the one process that writes the super block.
+ *
+ * It owns the server btrees (log trees, mounted clients), the free
+ * extent trees of metadata and data blocks, the fs root, and inode
+ * number allocation.  Mounts write their own log trees with blocks the
+ * server handed them and then send the server the new roots; the
+ * server records them and commits.  Every request runs as one server
+ * transaction under a mutex:
+ *
+ *   begin: a BlockWriter with the next seq; the blocks the previous
+ *          commit freed go back into the free meta tree; the server's
+ *          own avail list is refilled.
+ *   the request changes btrees copy-on-write.
+ *   commit: allocator lists saved, dirty blocks written, device synced,
+ *          then the super block copy for this seq written and synced.
+ *
+ * A crash anywhere before the super block write leaves the previous
+ * commit intact, since nothing it references was overwritten and
+ * nothing it freed was reused before it was durable.
+ *
+ * Log tree lifecycle: a mount's open log tree (rid, nr) grows with each
+ * commit; when it holds more than mergeThresholdBlocks blocks, or when
+ * the mount leaves or is found dead at server start, it is finalized.
+ * When no open log tree remains, the finalized trees are merged into the
+ * fs root (newest seq wins; deletions remove older versions and vanish)
+ * in batches, each its own server transaction, and then freed.  While a
+ * merge runs readers see the same items through the fs root and the
+ * finalized trees, which stay in place until the merge is done.
+ * (The original spreads merge work over clients; here the server does it.)
+ */
+import { BLOCK_LG_SIZE, ITEM_FLAG_DELETION, ZONE } from "../format/constants.js";
+import { KEY_MAX, KEY_MIN, keyInc, makeKey } from "../format/key.js";
+import {
+  EMPTY_ALLOC_ROOT, EMPTY_LIST, EMPTY_ROOT, LOG_TREES_FLAG_FINALIZED, decodeLogTrees, encodeLogTrees,
+  encodeMountedClient, type LogTrees, type SuperBlock,
+} from "../format/structs.js";
+import type { BlockDevice } from "../block/device.js";
+import { BlockWriter, MetaStore } from "../block/store.js";
+import { readSuper, writeSuper } from "../block/super.js";
+import { btreeDelete, btreeFreeAll, btreeLookup, btreeSet, btreeVisitBlocks } from "../btree/btree.js";
+import { ExtentTree } from "../alloc/extents.js";
+import { ListAllocator, MetaList } from "../alloc/meta_list.js";
+import { readAllLogTrees, readTreesRange } from "../forest/forest.js";
+import type { OpenLogTrees, Roots, ServerApi, ServerStatfs } from "../net/api.js";
+import { Mutex } from "../util/mutex.js";
+import { FsError, assert } from "../util/errors.js";
+import { counters } from "../util/counters.js";
+
+export interface ServerOptions {
+  /** metadata blocks a client's avail list is refilled to */
+  clientMetaAvailBlocks?: number;
+  /** data blocks a client's data avail tree is refilled to */
+  clientDataAvailBlocks?: number;
+  /** finalize and merge a log tree once it has this many blocks */
+  mergeThresholdBlocks?: number;
+  /** keys merged per server transaction */
+  mergeBatchItems?: number;
+}
+
+const SERVER_AVAIL_LOW = 256;
+const SERVER_AVAIL_TARGET = 1024;
+
+const logTreesKey = (rid: bigint, nr: number) => makeKey(ZONE.logTrees, rid, 0, nr);
+const mountedClientKey = (rid: bigint) => makeKey(ZONE.mountedClient, rid);
+
+export class Server implements ServerApi {
+  private mutex = new Mutex();
+  private lists!: ListAllocator;
+  private metaAlloc!: ExtentTree;
+  private dataAlloc!: ExtentTree;
+  private committed!: SuperBlock;
+  private merging: Promise<void> | undefined;
+  readonly opts: Required<ServerOptions>;
+
+  private constructor(
+    readonly metaDev: BlockDevice,
+    readonly store: MetaStore,
+    private sb: SuperBlock,
+    opts: ServerOptions,
+  ) {
+    const total = sb.totalMetaBlocks;
+    this.opts = {
+      clientMetaAvailBlocks: opts.clientMetaAvailBlocks ?? Math.max(64, Math.min(2048, Math.floor(total / 16))),
+      clientDataAvailBlocks: opts.clientDataAvailBlocks ?? Math.max(16, Math.min(65536, Math.floor(sb.totalDataBlocks / 16))),
+      mergeThresholdBlocks: opts.mergeThresholdBlocks ?? Math.max(32, Math.min(4096, Math.floor(total / 16))),
+      mergeBatchItems: opts.mergeBatchItems ?? 4000,
+    };
+  }
+
+  static async start(metaDev: BlockDevice, opts: ServerOptions = {}): Promise<Server> {
+    const { super: sb } = await readSuper(metaDev);
+    const store = new MetaStore(metaDev, sb.fsid, 2048);
+    const s = new Server(metaDev, store, sb, opts);
+    s.committed = structuredClone(sb);
+    s.lists = new ListAllocator(await MetaList.load(store, sb.serverMetaAvail), await MetaList.load(store, sb.serverMetaFreed));
+    s.metaAlloc = new ExtentTree(sb.metaAlloc);
+    s.dataAlloc = new ExtentTree(sb.dataAlloc);
+    await s.recoverDeadClients();
+    return s;
+  }
+
+  get fsid(): bigint {
+    return this.sb.fsid;
+  }
+
+  /** the last committed super block (a copy) */
+  committedSuper(): SuperBlock {
+    return structuredClone(this.committed);
+  }
+
+  /* ---- transactions ---- */
+
+  private txn<T>(fn: (w: BlockWriter) => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      const seq = this.sb.nextSeq++;
+      const w = new BlockWriter(this.store, this.lists, seq);
+      await this.reclaimOwnFreed(w);
+      await this.refillOwnAvail(w);
+      const result = await fn(w);
+      await this.commit(w);
+      return result;
+    });
+  }
+
+  private async reclaimOwnFreed(w: BlockWriter): Promise<void> {
+    const prev = this.lists.freed.blknos;
+    this.lists.freed.blknos = [];
+    await freeRuns(w, this.metaAlloc, prev);
+  }
+
+  private async refillOwnAvail(w: BlockWriter): Promise<void> {
+    if (this.lists.avail.length >= SERVER_AVAIL_LOW) return;
+    // each alloc may itself use a few avail blocks to copy tree blocks: ask for some slack, and bound the loop
+    for (let tries = 0; tries < 8 && this.lists.avail.length < SERVER_AVAIL_TARGET; tries++) {
+      const ext = await this.metaAlloc.alloc(w, SERVER_AVAIL_TARGET + 32 - this.lists.avail.length);
+      if (!ext) break;
+      for (let b = ext.start; b < ext.start + ext.len; b++) this.lists.avail.blknos.push(b);
+    }
+  }
+
+  private async commit(w: BlockWriter): Promise<void> {
+    const heads = await this.lists.saveLists(w);
+    this.sb.serverMetaAvail = heads.avail;
+    this.sb.serverMetaFreed = heads.freed;
+    this.sb.metaAlloc = this.metaAlloc.root;
+    this.sb.dataAlloc = this.dataAlloc.root;
+    this.sb.seq = w.seq;
+    await w.writeAll();
+    await this.metaDev.sync();
+    await writeSuper(this.metaDev, this.sb);
+    await this.metaDev.sync();
+    this.committed = structuredClone(this.sb);
+    counters.inc("server_commit");
+  }
+
+  /* ---- client log trees ---- */
+
+  private async findOpenLogTrees(rid: bigint): Promise<LogTrees | undefined> {
+    const all = await readAllLogTrees(this.store, this.sb.logsRoot);
+    return all.find((lt) => lt.rid === rid && !(lt.flags & LOG_TREES_FLAG_FINALIZED));
+  }
+
+  private async putLogTrees(w: BlockWriter, lt: LogTrees): Promise<void> {
+    this.sb.logsRoot = await btreeSet(w, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr), encodeLogTrees(lt));
+  }
+
+  /** move a client's freed blocks and extents back into the free trees, refill its avail */
+  private async refreshAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
+    const avail = await MetaList.load(this.store, lt.metaAvail);
+    const freed = await MetaList.load(this.store, lt.metaFreed);
+    await freeRuns(w, this.metaAlloc, freed.blknos);
+    freed.blknos = [];
+    for (let tries = 0; tries < 8 && avail.length < this.opts.clientMetaAvailBlocks; tries++) {
+      const ext = await this.metaAlloc.alloc(w, this.opts.clientMetaAvailBlocks - avail.length);
+      if (!ext) break;
+      for (let b = ext.start; b < ext.start + ext.len; b++) avail.blknos.push(b);
+    }
+    const heads = await new ListAllocator(avail, freed).saveLists(w);
+    lt.metaAvail = heads.avail;
+    lt.metaFreed = heads.freed;
+
+    const dataFreed = new ExtentTree(lt.dataFreed);
+    for (const ext of await dataFreed.list(this.store)) await this.dataAlloc.free(w, ext.start, ext.len);
+    await btreeFreeAll(w, lt.dataFreed.root);
+    lt.dataFreed = { ...EMPTY_ALLOC_ROOT };
+    const dataAvail = new ExtentTree(lt.dataAvail);
+    for (let tries = 0; tries < 8 && dataAvail.totalLen < this.opts.clientDataAvailBlocks; tries++) {
+      const ext = await this.dataAlloc.alloc(w, this.opts.clientDataAvailBlocks - dataAvail.totalLen);
+      if (!ext) break;
+      await dataAvail.free(w, ext.start, ext.len);
+    }
+    lt.dataAvail = dataAvail.root;
+  }
+
+  private async openLogTrees(w: BlockWriter, rid: bigint): Promise<OpenLogTrees> {
+    let lt = await this.findOpenLogTrees(rid);
+    if (!lt) {
+      lt = {
+        metaAvail: { ...EMPTY_LIST }, metaFreed: { ...EMPTY_LIST }, itemRoot: { ...EMPTY_ROOT },
+        dataAvail: { ...EMPTY_ALLOC_ROOT }, dataFreed: { ...EMPTY_ALLOC_ROOT }, maxItemSeq: 0,
+        rid, nr: this.sb.nextLogTreesNr++, flags: 0,
+      };
+      counters.inc("server_log_trees_open");
+    }
+    await this.refreshAllocators(w, lt);
+    await this.putLogTrees(w, lt);
+    // the client's transaction takes the seq after this commit's
+    return { lt, seq: this.sb.nextSeq++ };
+  }
+
+  async greeting(rid: bigint): Promise<{ fsid: bigint; formatVersion: number }> {
+    await this.txn(async (w) => {
+      this.sb.mountedClients = await btreeSet(w, this.sb.mountedClients, mountedClientKey(rid), encodeMountedClient({ rid, flags: 0, addr: 0 }));
+    });
+    return { fsid: this.sb.fsid, formatVersion: this.sb.formatVersion };
+  }
+
+  async getLogTrees(rid: bigint): Promise<OpenLogTrees> {
+    return this.txn((w) => this.openLogTrees(w, rid));
+  }
+
+  async commitLogTrees(lt: LogTrees): Promise<OpenLogTrees> {
+    let finalize = false;
+    await this.txn(async (w) => {
+      const cur = await btreeLookup(this.store, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr));
+      if (!cur || decodeLogTrees(cur.value).flags & LOG_TREES_FLAG_FINALIZED) {
+        throw new FsError("ESTALE", `log tree ${lt.rid.toString(16)}.${lt.nr} is not open`);
+      }
+      if (lt.maxItemSeq > this.sb.committedSeq) this.sb.committedSeq = lt.maxItemSeq;
+      let blocks = 0;
+      await btreeVisitBlocks(this.store, lt.itemRoot, () => {
+        blocks++;
+      });
+      finalize = blocks >= this.opts.mergeThresholdBlocks;
+      if (finalize) {
+        await this.returnAllocators(w, lt);
+        lt.flags |= LOG_TREES_FLAG_FINALIZED;
+        counters.inc("server_log_trees_finalize");
+      }
+      await this.putLogTrees(w, lt);
+    });
+    // the commit above made the client's freed blocks unreferenced: now they can be reclaimed
+    const next = await this.getLogTrees(lt.rid);
+    if (finalize) this.startMerge();
+    return next;
+  }
+
+  /** a leaving or dead client's avail and freed space goes back to the free trees */
+  private async returnAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
+    const avail = await MetaList.load(this.store, lt.metaAvail);
+    const freed = await MetaList.load(this.store, lt.metaFreed);
+    await freeRuns(w, this.metaAlloc, [...avail.blknos, ...freed.blknos]);
+    for (const b of [...avail.storage, ...freed.storage]) this.lists.free(b);
+    for (const a of [lt.dataAvail, lt.dataFreed]) {
+      for (const ext of await new ExtentTree(a).list(this.store)) await this.dataAlloc.free(w, ext.start, ext.len);
+      await btreeFreeAll(w, a.root);
+    }
+    lt.metaAvail = { ...EMPTY_LIST };
+    lt.metaFreed = { ...EMPTY_LIST };
+    lt.dataAvail = { ...EMPTY_ALLOC_ROOT };
+    lt.dataFreed = { ...EMPTY_ALLOC_ROOT };
+  }
+
+  private async retireClient(w: BlockWriter, rid: bigint): Promise<void> {
+    const lt = await this.findOpenLogTrees(rid);
+    if (lt) {
+      await this.returnAllocators(w, lt);
+      lt.flags |= LOG_TREES_FLAG_FINALIZED;
+      await this.putLogTrees(w, lt);
+    }
+    this.sb.mountedClients = await btreeDelete(w, this.sb.mountedClients, mountedClientKey(rid));
+  }
+
+  async farewell(rid: bigint): Promise<void> {
+    await this.txn((w) => this.retireClient(w, rid));
+    this.startMerge();
+    await this.idle();
+  }
+
+  /** with a quorum of one, every client recorded at start died with the previous server */
+  private async recoverDeadClients(): Promise<void> {
+    const rids: bigint[] = [];
+    const lts = await readAllLogTrees(this.store, this.sb.logsRoot);
+    for (const lt of lts) if (!(lt.flags & LOG_TREES_FLAG_FINALIZED)) rids.push(lt.rid);
+    const { btreeRange } = await import("../btree/btree.js");
+    const mc = await btreeRange(this.store, this.sb.mountedClients, makeKey(ZONE.mountedClient), makeKey(ZONE.mountedClient + 1));
+    for (const it of mc.items) {
+      const rid = it.key.readBigUInt64BE(1);
+      if (!rids.includes(rid)) rids.push(rid);
+    }
+    if (rids.length === 0 && !lts.some((lt) => lt.flags & LOG_TREES_FLAG_FINALIZED)) return;
+    await this.txn(async (w) => {
+      for (const rid of rids) await this.retireClient(w, rid);
+    });
+    counters.inc("server_recovered_clients", rids.length);
+    this.startMerge();
+    await this.idle();
+  }
+
+  /* ---- log merge ---- */
+
+  private startMerge(): void {
+    if (!this.merging) {
+      this.merging = this.mergeFinalized().finally(() => {
+        this.merging = undefined;
+      });
+    }
+  }
+
+  /** wait for background work (merges) to finish */
+  async idle(): Promise<void> {
+    while (this.merging) await this.merging;
+  }
+
+  private async mergeFinalized(): Promise<void> {
+    const lts = await this.mutex.run(() => readAllLogTrees(this.store, this.sb.logsRoot));
+    if (lts.some((lt) => !(lt.flags & LOG_TREES_FLAG_FINALIZED))) return; // a live tree could hide behind tombstones
+    const inputs = lts.filter((lt) => lt.flags & LOG_TREES_FLAG_FINALIZED);
+    if (inputs.length === 0) return;
+    counters.inc("server_merge_start");
+    let start = KEY_MIN;
+    let done = false;
+    while (!done) {
+      await this.txn(async (w) => {
+        const r = await readTreesRange(this.store, inputs.map((lt) => lt.itemRoot), start, KEY_MAX, this.opts.mergeBatchItems);
+        for (const it of r.items) {
+          const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
+          if (cur && cur.seq > it.seq) continue;
+          if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
+          else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, it.key, it.value, it.seq, 0);
+          counters.inc("server_merge_item");
+        }
+        if (r.end.equals(KEY_MAX)) done = true;
+        else start = keyInc(r.end);
+      });
+    }
+    await this.txn(async (w) => {
+      for (const lt of inputs) {
+        await btreeFreeAll(w, lt.itemRoot);
+        this.sb.logsRoot = await btreeDelete(w, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr));
+      }
+    });
+    counters.inc("server_merge_done");
+  }
+
+  /* ---- the rest ---- */
+
+  async getRoots(): Promise<Roots> {
+    return { fsRoot: this.committed.fsRoot, logsRoot: this.committed.logsRoot, seq: this.committed.seq };
+  }
+
+  async allocInodes(count: number): Promise<{ first: number; count: number }> {
+    return this.txn(async () => {
+      const first = this.sb.nextIno;
+      this.sb.nextIno += count;
+      return { first, count };
+    });
+  }
+
+  async statfs(): Promise<ServerStatfs> {
+    const s = this.committed;
+    let clientMeta = 0;
+    let clientData = 0;
+    for (const lt of await readAllLogTrees(this.store, s.logsRoot)) {
+      clientMeta += lt.metaAvail.count + lt.metaFreed.count;
+      clientData += lt.dataAvail.totalLen + lt.dataFreed.totalLen;
+    }
+    return {
+      totalMetaBlocks: s.totalMetaBlocks,
+      freeMetaBlocks: s.metaAlloc.totalLen + s.serverMetaAvail.count + s.serverMetaFreed.count + clientMeta,
+      totalDataBlocks: s.totalDataBlocks,
+      freeDataBlocks: s.dataAlloc.totalLen + clientData,
+      committedSeq: s.committedSeq,
+      nextIno: s.nextIno,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.idle();
+    await this.mutex.run(async () => undefined);
+  }
+}
+
+/** free a set of block numbers into an extent tree as runs of consecutive numbers */
+export async function freeRuns(w: BlockWriter, tree: ExtentTree, blknos: number[]): Promise<void> {
+  if (blknos.length === 0) return;
+  const sorted = [...blknos].sort((a, b) => a - b);
+  let start = sorted[0]!;
+  let len = 1;
+  for (let i = 1; i <= sorted.length; i++) {
+    const b = sorted[i];
+    if (b === start + len) {
+      len++;
+      continue;
+    }
+    assert(b === undefined || b > start + len - 1, `block ${b} freed twice`);
+    await tree.free(w, start, len);
+    if (b !== undefined) {
+      start = b;
+      len = 1;
+    }
+  }
+}
+
+export const META_BLOCK_BYTES = BLOCK_LG_SIZE;

@@ -1,0 +1,108 @@
+/*
+ * A mount's transaction.  fs operations run inside hold(); a commit
+ * waits until no hold is running, keeps new holds out while it writes,
+ * and then opens the next transaction (a new, greater seq).  So every
+ * change made in one hold lands in one commit, whole.
+ *
+ * Commits happen when sync() is called (fsync, sync, unmount), when the
+ * committer says enough is dirty or allocators run low (checked as a hold
+ * starts), and on a timer while anything is dirty.  A failed commit is
+ * latched: every later hold and sync fails with the same error, since
+ * the items it could not write are still only in memory.
+ */
+import type { FsTrans } from "../fs/storage.js";
+import type { Clock } from "../util/clock.js";
+import { FsError, rethrowBugs } from "../util/errors.js";
+import { counters } from "../util/counters.js";
+
+export interface Committer {
+  /** write everything dirty, make it durable, return the next transaction's seq */
+  commit(): Promise<number>;
+  hasDirty(): boolean;
+  needsCommit(): boolean;
+}
+
+export class Trans implements FsTrans {
+  private active = 0;
+  private committing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  private failed: Error | undefined;
+  private cancelTimer: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly committer: Committer,
+    public seq: number,
+    private readonly clock: Clock,
+    private readonly commitIntervalMs = 1000,
+  ) {
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.stopped) return;
+    this.cancelTimer = this.clock.setTimer(this.commitIntervalMs, () => {
+      const run = this.committer.hasDirty() && !this.committing ? this.commit() : Promise.resolve();
+      run.catch(() => undefined).finally(() => this.armTimer());
+    });
+  }
+
+  held(): boolean {
+    return this.active > 0;
+  }
+
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.failed) throw this.failed;
+      if (this.committing) {
+        await this.committing.catch(() => undefined);
+        continue;
+      }
+      if (this.active === 0 && this.committer.needsCommit()) {
+        counters.inc("trans_commit_full");
+        await this.commit().catch(() => undefined);
+        continue;
+      }
+      break;
+    }
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      if (this.active === 0 && this.drained) this.drained();
+    }
+  }
+
+  async sync(): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.committing) await this.committing;
+    else if (this.committer.hasDirty()) await this.commit();
+    if (this.failed) throw this.failed;
+  }
+
+  private commit(): Promise<void> {
+    if (this.committing) return this.committing;
+    this.committing = (async () => {
+      while (this.active > 0) await new Promise<void>((r) => (this.drained = r));
+      this.drained = undefined;
+      try {
+        this.seq = await this.committer.commit();
+        counters.inc("trans_commit");
+      } catch (e) {
+        rethrowBugs(e);
+        this.failed = e instanceof FsError ? e : new FsError("EIO", `commit failed: ${(e as Error).message}`);
+        counters.inc("trans_commit_error");
+        throw this.failed;
+      }
+    })().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimer?.();
+  }
+}

@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simMkfs, simMount } from "./support/sim_fs.js";
+import { counters } from "../src/util/counters.js";
+
+test("a mount keeps files across commit, unmount and remount, and merges its log tree", async () => {
+  const d = await simMkfs();
+  let m = await simMount(d);
+  const a = await m.fs.create(1, "a", 0o100644, 0, 0);
+  await m.fs.write(a.ino, 0, Buffer.from("hello world"));
+  const dir = await m.fs.mkdir(1, "d", 0o40755, 0, 0);
+  for (let i = 0; i < 300; i++) await m.fs.create(dir.ino, `f${i}`, 0o100644, 0, 0);
+  await m.sync();
+  await m.fs.unlink(dir.ino, "f7");
+  await m.unmount();
+  assert.ok(counters.get("server_merge_done") >= 1);
+
+  m = await simMount(d);
+  const got = await m.fs.lookup(1, "a");
+  assert.equal((await m.fs.read(got.ino, 0, 100)).toString(), "hello world");
+  const ents = [];
+  let pos = 0;
+  for (;;) {
+    const batch = await m.fs.readdir(dir.ino, pos, 100);
+    if (batch.length === 0) break;
+    ents.push(...batch);
+    pos = batch[batch.length - 1]!.nextPos;
+  }
+  const names = ents.map((e) => e.name.toString()).filter((n) => n !== "." && n !== "..");
+  assert.equal(names.length, 299);
+  assert.ok(!names.includes("f7"));
+  await m.unmount();
+});
+
+test("items written by a mount that never unmounted are recovered at the next mount", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const f = await m.fs.create(1, "kept", 0o100644, 0, 0);
+  await m.fs.write(f.ino, 0, Buffer.alloc(10000, 7));
+  await m.sync();
+  await m.fs.create(1, "lost", 0o100644, 0, 0);
+  m.abandon();
+  const m2 = await simMount(d);
+  const k = await m2.fs.lookup(1, "kept");
+  assert.equal(k.size, 10000);
+  assert.ok((await m2.fs.read(k.ino, 0, 10000)).equals(Buffer.alloc(10000, 7)));
+  await m2.unmount();
+});
