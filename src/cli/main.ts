@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/*
+ * The `scoutfs` command.  Each subcommand is registered with its group,
+ * argument summary and one-line doc, which make up the top-level usage
+ * (as the original prints it, with the supported format versions).
+ * Errors never reach the user as a stack trace: usage errors print
+ * "scoutfs CMD: message", operating errors "scoutfs: CMD failed: message",
+ * both with exit status 1.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { FORMAT_VERSION_MAX, FORMAT_VERSION_MIN } from "../format/constants.js";
+import { FileBlockDevice } from "../block/device.js";
+import { mkfsCommand } from "./cmd_mkfs.js";
+import { printMeta } from "./print.js";
+import { UsageError } from "./parse.js";
+import { FsError, rethrowBugs } from "../util/errors.js";
+
+interface CmdSpec {
+  name: string;
+  group: "Core admin" | "Additional Information" | "Search Acceleration" | "Archival Agent Support" | "Debugging commands";
+  args: string;
+  doc: string;
+  build: (c: Command) => Command;
+}
+
+const out = (s: string) => process.stdout.write(s + "\n");
+const err = (s: string) => process.stderr.write(s + "\n");
+
+const commands: CmdSpec[] = [
+  {
+    name: "mkfs",
+    group: "Core admin",
+    args: "META-DEVICE DATA-DEVICE",
+    doc: "Initialize a new ScoutFS filesystem",
+    build: (c) =>
+      c
+        .argument("<META-DEVICE>")
+        .argument("<DATA-DEVICE>")
+        .option("-Q, --quorum-slot <NR,ADDR,PORT>", "Specify quorum slot addresses [Required]", (v, p: string[]) => [...p, v], [])
+        .option("-f, --force", "Overwrite existing data on block devices")
+        .option("-A, --allow-small-size", "Allow specified meta/data devices less than minimum, still warns")
+        .option("-m, --max-meta-size <SIZE>", "Use a size less than the base metadata device size (bytes or KMGTP units)")
+        .option("-d, --max-data-size <SIZE>", "Use a size less than the base data device size (bytes or KMGTP units)")
+        .option("-z, --data-alloc-zone-blocks <BLOCKS>", "Divide data device into block zones so each mounts writes to a zone (4KB blocks)")
+        .option("-V, --format-version <VERS>", `Specify a format version within supported range, (${FORMAT_VERSION_MIN}-${FORMAT_VERSION_MAX}, default ${FORMAT_VERSION_MAX})`)
+        .action(async (meta: string, data: string, o: Record<string, unknown>) => {
+          if ((o.quorumSlot as string[]).length === 0) throw new UsageError("must specify at least one quorum slot with --quorum-slot|-Q");
+          await mkfsCommand(
+            {
+              metaPath: meta, dataPath: data, quorumSlot: o.quorumSlot as string[], maxMetaSize: o.maxMetaSize as string | undefined,
+              maxDataSize: o.maxDataSize as string | undefined, dataAllocZoneBlocks: o.dataAllocZoneBlocks as string | undefined,
+              force: !!o.force, allowSmallSize: !!o.allowSmallSize, formatVersion: o.formatVersion as string | undefined,
+            },
+            out,
+            err,
+          );
+        }),
+  },
+  {
+    name: "print",
+    group: "Debugging commands",
+    args: "META-DEVICE",
+    doc: "Print metadata structures",
+    build: (c) =>
+      c
+        .argument("<META-DEVICE>")
+        .option("-S, --skip-likely-huge", "Skip printing structures that are likely to be very large (print the super block only)")
+        .action(async (meta: string, o: { skipLikelyHuge?: boolean }) => {
+          const dev = await FileBlockDevice.open(meta, undefined, false);
+          try {
+            const r = await printMeta(dev, out, !!o.skipLikelyHuge);
+            if (r.corruptions.length > 0) {
+              for (const c of r.corruptions) err(`corruption: ${c}`);
+              throw new FsError("EIO", `${r.corruptions.length} corrupt structure(s) found`);
+            }
+          } finally {
+            await dev.close();
+          }
+        }),
+  },
+];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = [
+    "usage: scoutfs <command> [<args>]",
+    "",
+    "Selected fs defaults to current working directory.",
+    "See <command> --help for more details.",
+    "",
+    `Supported format version: ${FORMAT_VERSION_MIN}-${FORMAT_VERSION_MAX}`,
+  ];
+  for (const g of ["Core admin", "Additional Information", "Search Acceleration", "Archival Agent Support", "Debugging commands"]) {
+    const cs = commands.filter((c) => c.group === g);
+    if (cs.length === 0) continue;
+    lines.push("", `${g}:`);
+    for (const c of cs) lines.push(`  ${c.name.padStart(width)} ${c.args}`, `  ${"".padStart(width)} ${c.doc}`);
+  }
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const name = argv[0];
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    err(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const spec = commands.find((c) => c.name === name);
+  if (!spec) {
+    err(`scoutfs: unrecognized command: '${name}'`);
+    err(usage());
+    return 1;
+  }
+  const cmd = spec.build(new Command(`scoutfs ${spec.name}`).description(spec.doc))
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  try {
+    await cmd.parseAsync(argv.slice(1), { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1; // commander printed its own message or help
+    if (e instanceof UsageError) {
+      err(`scoutfs ${spec.name}: ${e.message}`);
+      err(`Try 'scoutfs ${spec.name} --help' for more information.`);
+      return e.exitCode;
+    }
+    rethrowBugs(e);
+    const msg = e instanceof FsError ? e.message : (e as Error).message;
+    err(`scoutfs: ${spec.name} failed: ${msg}`);
+    return 1;
+  }
+}
+
+void Option;
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
