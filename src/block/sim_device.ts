@@ -19,6 +19,25 @@ interface PendingWrite {
 
 export type Rng = () => number;
 
+/**
+ * Power shared by the devices of one machine: after writesLeft more
+ * writes and syncs (across all of them) the power is cut: later writes
+ * and syncs do nothing, as if the machine had stopped there.
+ */
+export class Power {
+  writesLeft: number | undefined;
+  cut = false;
+  /** called by a device for each write; false once the power is cut */
+  use(): boolean {
+    if (this.cut) return false;
+    if (this.writesLeft !== undefined && this.writesLeft-- <= 0) {
+      this.cut = true;
+      return false;
+    }
+    return true;
+  }
+}
+
 export class MemBlockDevice implements BlockDevice {
   private durable: Map<number, Buffer> = new Map(); // 4 KiB pages
   private current: Map<number, Buffer> = new Map();
@@ -31,6 +50,7 @@ export class MemBlockDevice implements BlockDevice {
   constructor(
     readonly name: string,
     private readonly size: number,
+    public power: Power = new Power(),
   ) {}
 
   private static PAGE = 4096;
@@ -77,12 +97,14 @@ export class MemBlockDevice implements BlockDevice {
     this.check(offset, data.length);
     this.writesSeen++;
     if (this.failAfterWrites !== undefined && this.writesSeen > this.failAfterWrites) return;
+    if (!this.power.use()) return;
     this.writeTo(this.current, offset, data);
     this.pending.push({ offset, data: Buffer.from(data) });
   }
 
   async sync(): Promise<void> {
     if (this.failAfterWrites !== undefined && this.writesSeen > this.failAfterWrites) return;
+    if (!this.power.use()) return; // a sync is an event the power can be cut before
     for (const w of this.pending) this.applyDurable(w.offset, w.data);
     this.pending = [];
     this.syncs++;
@@ -123,6 +145,7 @@ export class MemBlockDevice implements BlockDevice {
     this.current = new Map(this.durable);
     this.failAfterWrites = undefined;
     this.writesSeen = 0;
+    this.power = new Power();
   }
 
   /** flip one bit of the durable and current image */
