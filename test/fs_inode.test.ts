@@ -201,3 +201,33 @@ test("many concurrent operations leave a consistent filesystem", async () => {
   assertConsistent(t);
   assert.equal(t.fs.locks.active, 0, "every lock was released");
 });
+
+test("O_TMPFILE: an open orphan until linked or released", async () => {
+  const t = newFs();
+  const a = await t.fs.tmpfile(ROOT, 0o600, 3, 4);
+  assert.equal(a.nlink, 0);
+  assert.equal(a.mode, S_IFREG | 0o600);
+  await t.fs.write(a.ino, 0, Buffer.from("temp"));
+  assertConsistent(t);
+  assert.deepEqual(await listNames(t.fs, ROOT), []);
+  await t.fs.link(a.ino, ROOT, "named");
+  assert.equal((await t.fs.getattr(a.ino)).nlink, 1);
+  await t.fs.release(a.ino);
+  assert.equal((await t.fs.read(a.ino, 0, 10)).toString(), "temp");
+  assertConsistent(t);
+  // never linked: gone at release
+  const b = await t.fs.tmpfile(ROOT, 0o600, 0, 0);
+  await t.fs.write(b.ino, 0, Buffer.alloc(10000));
+  await t.fs.release(b.ino);
+  await expectErrno(t.fs.getattr(b.ino), "ENOENT");
+  // an unlinked ordinary file cannot be linked again
+  const c = await t.fs.create(ROOT, "c", 0o644, 0, 0);
+  await t.fs.open(c.ino);
+  await t.fs.unlink(ROOT, "c");
+  await expectErrno(t.fs.link(c.ino, ROOT, "c2"), "ENOENT");
+  await t.fs.release(c.ino);
+  await expectErrno(t.fs.tmpfile(c.ino, 0o600, 0, 0), "ENOENT");
+  const f = await t.fs.lookup(ROOT, "named");
+  await expectErrno(t.fs.tmpfile(f.ino, 0o600, 0, 0), "ENOTDIR");
+  assertConsistent(t);
+});

@@ -199,7 +199,11 @@ class Real {
 /* operations                                                          */
 
 const name = fc.constantFrom("a", "b", "c");
-const path = fc.array(name, { minLength: 1, maxLength: 3 });
+const path = fc.oneof(
+  { weight: 3, arbitrary: fc.array(name, { minLength: 1, maxLength: 1 }) },
+  { weight: 4, arbitrary: fc.array(name, { minLength: 2, maxLength: 2 }) },
+  { weight: 2, arbitrary: fc.array(name, { minLength: 3, maxLength: 3 }) },
+);
 const xname = fc.constantFrom("user.x", "user.y", "trusted.z");
 const xvalue = fc.oneof(
   fc.string({ maxLength: 20 }).map((s) => Buffer.from(s)),
@@ -213,7 +217,7 @@ const opArb = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant("unlink" as const), p: path }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("rmdir" as const), p: path }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("rename" as const), p: path, q: path, flags: fc.constantFrom(0, 0, 1, 2, 3) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("link" as const), p: path, q: path }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("link" as const), p: path, q: path }) },
   {
     weight: 4,
     arbitrary: fc.record({ op: fc.constant("write" as const), p: path, off: fc.integer({ min: 0, max: 20_000 }), len: fc.integer({ min: 1, max: 9000 }), seed: fc.nat(250) }),
@@ -237,6 +241,8 @@ function pattern(len: number, seed: number): Buffer {
   return b;
 }
 
+const stats: Map<string, number> | undefined = process.env.FS_MODEL_STATS ? new Map() : undefined;
+
 interface Handle {
   ino: number;
   node: MNode;
@@ -257,6 +263,7 @@ async function runOp(m: Model, r: Real, handles: Handle[], op: Op): Promise<void
   const both = async (model: () => unknown, real: () => Promise<unknown>) => {
     const want = await outcome(model);
     const got = await outcome(real);
+    if (stats) stats.set(`${op.op}:${got}`, (stats.get(`${op.op}:${got}`) ?? 0) + 1);
     assert.equal(got, want, `${JSON.stringify(op)}`);
   };
   const last = (p: string[]) => p[p.length - 1]!;
@@ -334,6 +341,20 @@ async function runOp(m: Model, r: Real, handles: Handle[], op: Op): Promise<void
   }
 }
 
+/** every run starts from this tree, so that random paths often exist */
+const SETUP: Op[] = [
+  { op: "mkdir", p: ["a"] },
+  { op: "mkdir", p: ["a", "a"] },
+  { op: "mkdir", p: ["c"] },
+  { op: "create", p: ["b"] },
+  { op: "create", p: ["a", "b"] },
+  { op: "create", p: ["a", "a", "b"] },
+  { op: "create", p: ["c", "b"] },
+  { op: "mkdir", p: ["c", "a"] },
+  { op: "write", p: ["b"], off: 100, len: 5000, seed: 1 },
+  { op: "symlink", p: ["a", "c"], target: "../b" },
+];
+
 /** compare the whole tree; ids maps model ids to inode numbers (hard links share one) */
 async function compareTree(m: Model, r: Real, ids: Map<number, number>): Promise<void> {
   const fs = r.t.fs;
@@ -382,12 +403,12 @@ async function compareTree(m: Model, r: Real, ids: Map<number, number>): Promise
 
 test("random operations agree with a model of the tree", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 10, maxLength: 80 }), async (ops) => {
+    fc.asyncProperty(fc.array(opArb, { minLength: 20, maxLength: 150, size: "medium" }), async (ops) => {
       const t = newFs();
       const m = new Model();
       const r = new Real(t);
       const handles: Handle[] = [];
-      for (const op of ops) await runOp(m, r, handles, op);
+      for (const op of [...SETUP, ...ops]) await runOp(m, r, handles, op);
       await compareTree(m, r, new Map());
       for (const h of handles) {
         if (h.node.kind === "file") assert.deepEqual(await t.fs.read(h.ino, 0, h.node.data.length + 10), h.node.data);
@@ -399,6 +420,7 @@ test("random operations agree with a model of the tree", async () => {
       const orphans = t.st.items.all().filter((kv) => kv.key[0] === 8);
       assert.equal(orphans.length, 0, "no orphans once everything is released");
     }),
-    { numRuns: 250 },
+    { numRuns: 300 },
   );
+  if (stats) console.log([...stats.entries()].sort().map(([k, v]) => `${k} ${v}`).join("\n"));
 });

@@ -49,6 +49,7 @@ export class Mount {
     readonly trans: Trans,
     readonly log: MountLog,
     readonly fs: Filesystem,
+    readonly forest: Forest,
   ) {}
 
   static async openPaths(metaPath: string, dataPath: string, opts: MountOptions = {}): Promise<Mount> {
@@ -105,7 +106,7 @@ export class Mount {
       return seq;
     };
     const fs = new Filesystem(storage);
-    const m = new Mount(metaDev, dataDev, server, rid, store, cache, trans, log, fs);
+    const m = new Mount(metaDev, dataDev, server, rid, store, cache, trans, log, fs, forest);
     await fs.deleteOrphans();
     return m;
   }

@@ -26,7 +26,18 @@ import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
 import { checkSymlinkTarget, readSymlink } from "./symlink.js";
 import { deleteInode, listOrphans, OpenCounts } from "./orphan.js";
-import { SYMLINK_MODE, createMode, entryIno, linkNode, makeNode, mkdirMode, mknodMode, removeName, type FsEnv } from "./namespace.js";
+import {
+  SYMLINK_MODE,
+  createMode,
+  entryIno,
+  linkNode,
+  makeNode,
+  makeTmpfile,
+  mkdirMode,
+  mknodMode,
+  removeName,
+  type FsEnv,
+} from "./namespace.js";
 import { checkRenameFlags, renameInos, renameOp } from "./rename.js";
 import { relatimeNeeded, setattrOp, touchAtime } from "./attr.js";
 import { fallocateData, readData, seekData, writeData } from "./data.js";
@@ -151,6 +162,12 @@ export class Filesystem {
     return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, symlink: t }));
   }
 
+  /** an unnamed regular file (O_TMPFILE): an open orphan until link() names it or release() deletes it */
+  async tmpfile(dir: number, mode: number, uid: number, gid: number): Promise<Attr> {
+    const m = createMode(mode);
+    return this.locks.with(shared(dir), () => makeTmpfile(this.env, dir, { mode: m, uid, gid, rdev: 0 }));
+  }
+
   async readlink(ino: number): Promise<Buffer> {
     return this.locks.with(shared(ino), async () => {
       const v = await new OpInodes(this.ctx).get(ino);
@@ -239,9 +256,10 @@ export class Filesystem {
       const v = await c.find(ino);
       if (!v || v.nlink > 0) return;
       await this.storage.trans.hold(async () => {
-        await deleteInode(this.ctx, c, ino);
+        await deleteInode(this.ctx, c, ino, true);
         c.flush();
       });
+      this.opens.tmpfiles.delete(ino);
     });
   }
 
@@ -255,7 +273,7 @@ export class Filesystem {
         const v = await c.find(ino);
         await this.storage.trans.hold(async () => {
           if (v && v.nlink === 0) {
-            await deleteInode(this.ctx, c, ino);
+            await deleteInode(this.ctx, c, ino, true);
             n++;
           } else {
             this.ctx.items.delete(orphanKey(ino));

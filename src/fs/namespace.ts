@@ -32,6 +32,7 @@ import {
   S_ISGID,
   direntTypeOfMode,
   isDirMode,
+  orphanKey,
 } from "../format/fs_items.js";
 import { LINK_MAX } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
@@ -103,6 +104,25 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
   });
 }
 
+/** a regular file with no name, open, and an orphan until linked (O_TMPFILE); dir locked */
+export async function makeTmpfile(env: FsEnv, dir: number, n: NewNode): Promise<Attr> {
+  const { ctx } = env;
+  const c = new OpInodes(ctx);
+  const d = await c.getLiveDir(dir);
+  const ino = await ctx.st.allocIno();
+  return env.hold(async () => {
+    const now = env.now();
+    const v = newInodeVal(n.mode, n.uid, d.mode & S_ISGID ? d.gid : n.gid, 0, now);
+    v.nlink = 0;
+    c.add(ino, v);
+    ctx.items.set(orphanKey(ino), Buffer.alloc(0));
+    c.flush();
+    env.opens.open(ino);
+    env.opens.tmpfiles.add(ino);
+    return toAttr(ino, v);
+  });
+}
+
 /** a new name for ino in dir; both locked exclusively */
 export async function linkNode(env: FsEnv, ino: number, dir: number, name: Buffer): Promise<Attr> {
   const { ctx } = env;
@@ -111,11 +131,16 @@ export async function linkNode(env: FsEnv, ino: number, dir: number, name: Buffe
   if (await findEntry(ctx, dir, name)) throw new FsError("EEXIST", `${name.toString()} exists`);
   const v = await c.get(ino);
   if (isDirMode(v.mode)) throw new FsError("EPERM", "hard link to a directory");
-  if (v.nlink === 0) throw new FsError("ENOENT", `inode ${ino} has no names left`);
+  const tmpfile = v.nlink === 0 && env.opens.tmpfiles.has(ino);
+  if (v.nlink === 0 && !tmpfile) throw new FsError("ENOENT", `inode ${ino} has no names left`);
   if (v.nlink >= LINK_MAX) throw new FsError("EMLINK", `inode ${ino} has too many links`);
   return env.hold(async () => {
     const now = env.now();
     addEntry(ctx, dir, d, name, ino, direntTypeOfMode(v.mode));
+    if (tmpfile) {
+      ctx.items.delete(orphanKey(ino));
+      env.opens.tmpfiles.delete(ino);
+    }
     v.nlink++;
     v.ctime = now;
     d.mtime = now;

@@ -6,7 +6,9 @@
  * becomes an orphan: nlink 0 and an item (ZONE.orphan, ino) written in
  * the same transaction, so that if the mount dies before the last
  * release, deleteOrphans() at the next mount finds and deletes it.  The
- * last release deletes it and its orphan item together.
+ * last release deletes it and its orphan item together.  An O_TMPFILE
+ * inode is born an orphan (nlink 0, orphan item, open); linking it
+ * removes the orphan item.
  *
  * Deleting an inode removes every item it has (inode, index items,
  * xattrs, symlink parts, extents, orphan item) and frees its data
@@ -22,6 +24,8 @@ import { keyFirst } from "../format/key.js";
 
 export class OpenCounts {
   private readonly counts = new Map<number, number>();
+  /** O_TMPFILE inodes that have not been linked yet: link() may give them their first name */
+  readonly tmpfiles = new Set<number>();
 
   open(ino: number): void {
     this.counts.set(ino, (this.counts.get(ino) ?? 0) + 1);
@@ -41,13 +45,13 @@ export class OpenCounts {
   }
 }
 
-/** delete an inode and everything it has; inside hold() */
-export async function deleteInode(ctx: FsCtx, c: OpInodes, ino: number): Promise<void> {
+/** delete an inode and everything it has (orphan: it has an orphan item); inside hold() */
+export async function deleteInode(ctx: FsCtx, c: OpInodes, ino: number, orphan: boolean): Promise<void> {
   const v = await c.get(ino);
   await freeAllData(ctx, ino, v);
   c.remove(ino);
   await deleteRange(ctx.items, inodeItemsFirst(ino), inodeItemsLast(ino));
-  ctx.items.delete(orphanKey(ino));
+  if (orphan) ctx.items.delete(orphanKey(ino));
 }
 
 /**
@@ -58,7 +62,7 @@ export async function deleteInode(ctx: FsCtx, c: OpInodes, ino: number): Promise
 export async function afterUnlink(ctx: FsCtx, c: OpInodes, opens: OpenCounts, ino: number, v: InodeVal): Promise<void> {
   if (v.nlink > 0) return;
   if (opens.count(ino) > 0) ctx.items.set(orphanKey(ino), Buffer.alloc(0));
-  else await deleteInode(ctx, c, ino);
+  else await deleteInode(ctx, c, ino, false);
 }
 
 /** the inode numbers that have orphan items */
