@@ -167,6 +167,7 @@ async function phase(side: Side, def: PhaseDef, ops: number, fn: (p: Progress) =
   process.stderr.write(`${side.name} ${def.label}...\n`);
   phasePeakRss = 0;
   sampleRss();
+  const before = counters.snapshot();
   const prog = new Progress(`${side.name} ${def.label}`, def.unit === "MB/s" ? Math.round(ops / MiB) : ops, def.unit === "MB/s" ? "MiB" : "ops");
   const t0 = performance.now();
   try {
@@ -185,8 +186,17 @@ async function phase(side: Side, def: PhaseDef, ops: number, fn: (p: Progress) =
   process.stderr.write(
     `${side.name} ${def.label}: ${fmtRate(rate)} ${def.unit} in ${s.toFixed(2)} s, rss ${(rssAfter / MiB).toFixed(0)} MiB` +
       (r.items !== undefined ? `, items ${r.items}, blocks ${r.blocks}` : "") +
+      `, heap ${(process.memoryUsage().heapUsed / MiB).toFixed(0)} MiB` +
       "\n",
   );
+  if (side.name === "scoutfs") {
+    const after = counters.snapshot();
+    const d = Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v !== 0)
+      .map(([k, v]) => `${k}=${v}`);
+    process.stderr.write(`  counters: ${d.join(" ")}\n`);
+  }
   return true;
 }
 
