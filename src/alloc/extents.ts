@@ -8,8 +8,9 @@
  *
  * where order = floor(log2(len)).  Allocation of n blocks looks for the
  * first extent in the order index at ceil(log2(n)) or above (every such
- * extent is long enough); if there is none it takes the largest extent
- * there is and returns fewer blocks.  Allocation takes from the end of
+ * extent is long enough); if there is none it takes an extent of the
+ * highest size order present (within 2x of the largest) and returns
+ * fewer blocks.  Allocation takes from the end of
  * the extent it picks, so the start key does not move.
  *
  * Used for the free metadata blocks (server), free data blocks (server),

@@ -1,7 +1,8 @@
 /*
  * Reading and writing the super block.  There are two copies at fixed
- * small block numbers; a commit writes the copy chosen by its seq's
- * parity, so the previous commit's copy is never touched while the new
+ * small block numbers; each commit writes the copy that does not hold
+ * the current super block (the writer alternates, starting from the copy
+ * it read), so the previous commit's copy is never touched while the new
  * one is written.  A reader verifies both and takes the valid one with
  * the greater seq: a torn super block write falls back to the previous
  * commit, which is intact by the copy-on-write rule.
@@ -14,6 +15,8 @@ import { CorruptionError, FsError } from "../util/errors.js";
 
 export interface SuperRead {
   super: SuperBlock;
+  /** which copy (index into SUPER_SM_BLKNOS) holds it */
+  copy: number;
   /** problems with the copies, for print */
   problems: string[];
 }
@@ -21,7 +24,8 @@ export interface SuperRead {
 export async function readSuper(dev: BlockDevice): Promise<SuperRead> {
   const problems: string[] = [];
   let best: SuperBlock | undefined;
-  for (const blkno of SUPER_SM_BLKNOS) {
+  let bestCopy = 0;
+  for (const [copy, blkno] of SUPER_SM_BLKNOS.entries()) {
     const buf = await dev.read(blkno * BLOCK_SM_SIZE, BLOCK_SM_SIZE);
     const problem = verifyBlock(buf, { magic: BLOCK_MAGIC.super, blkno });
     if (problem) {
@@ -30,7 +34,10 @@ export async function readSuper(dev: BlockDevice): Promise<SuperRead> {
     }
     const s = decodeSuper(buf);
     s.fsid = readHeader(buf).fsid;
-    if (!best || s.seq > best.seq) best = s;
+    if (!best || s.seq > best.seq) {
+      best = s;
+      bestCopy = copy;
+    }
   }
   if (!best) {
     if (problems.every((p) => p.endsWith("all zeros"))) throw new FsError("EINVAL", `${dev.name}: no scoutfs super block found`);
@@ -39,17 +46,14 @@ export async function readSuper(dev: BlockDevice): Promise<SuperRead> {
   if (best.formatVersion < FORMAT_VERSION_MIN || best.formatVersion > FORMAT_VERSION_MAX) {
     throw new FsError("EINVAL", `${dev.name}: format version ${best.formatVersion} is outside supported range ${FORMAT_VERSION_MIN}-${FORMAT_VERSION_MAX}`);
   }
-  return { super: best, problems };
+  return { super: best, copy: bestCopy, problems };
 }
 
-export function superCopyBlkno(seq: number): number {
-  return SUPER_SM_BLKNOS[seq % 2]!;
-}
-
-export async function writeSuper(dev: BlockDevice, s: SuperBlock): Promise<void> {
+/** write the super block into copy 0 or 1 */
+export async function writeSuper(dev: BlockDevice, s: SuperBlock, copy: number): Promise<void> {
   const buf = Buffer.alloc(BLOCK_SM_SIZE);
   encodeSuper(s, buf);
-  const blkno = superCopyBlkno(s.seq);
+  const blkno = SUPER_SM_BLKNOS[copy]!;
   sealBlock(buf, BLOCK_MAGIC.super, s.fsid, blkno, s.seq);
   await dev.write(blkno * BLOCK_SM_SIZE, buf);
 }

@@ -106,7 +106,7 @@ export async function writeNewFilesystem(p: MkfsParams): Promise<SuperBlock> {
   };
   await writeDataSuper(p.data, sb);
   await p.data.sync();
-  await writeSuper(p.meta, sb);
+  await writeSuper(p.meta, sb, 0);
   await p.meta.sync();
   return sb;
 }

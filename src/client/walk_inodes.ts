@@ -2,8 +2,9 @@
  * Walking an inode index (meta_seq or data_seq) from committed items:
  * the index items of the forest as of the last commit, never the
  * mount's dirty items, so an archive agent sees only changes that are
- * durable.  Cost is proportional to the entries returned: the index is
- * sorted by (seq, ino) and the walk reads just the range asked for.
+ * durable.  Cost is proportional to the entries returned: index items
+ * sort by (seq, index type, ino), so a walk reads just the seq range
+ * asked for (both index types interleave within it, the other is skipped).
  */
 import { INODE_INDEX_TYPE, ZONE } from "../format/constants.js";
 import { U64_MAX, keyFields, makeKey, type U64 } from "../format/key.js";

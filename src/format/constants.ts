@@ -8,7 +8,7 @@
 export const FORMAT_VERSION_MIN = 1;
 export const FORMAT_VERSION_MAX = 2;
 
-/** statfs f_type, and the first word of the super block: "SCOU". */
+/** statfs f_type ("SCOU"); never written to a device (blocks start with their BLOCK_MAGIC) */
 export const SUPER_MAGIC = 0x554f4353;
 
 export const BLOCK_MAGIC = {
@@ -48,8 +48,8 @@ export const DATA_FIRST_BLKNO = 48;
 /** the smallest devices mkfs accepts without -A (the original's limits) */
 export const META_DEV_MIN_BYTES = 16 * 1024 ** 3;
 export const DATA_DEV_MIN_BYTES = 8 * 1024 ** 3;
-/** the smallest devices mkfs accepts at all: room for the trees it writes */
-export const META_DEV_ABS_MIN_BYTES = 64 * BLOCK_LG_SIZE + META_FIRST_LG_BLKNO * BLOCK_LG_SIZE;
+/** the smallest devices mkfs accepts at all: room for what mkfs writes and a working allocator (16 MiB) */
+export const META_DEV_ABS_MIN_BYTES = 256 * BLOCK_LG_SIZE;
 export const DATA_DEV_ABS_MIN_BYTES = (DATA_FIRST_BLKNO + 256) * DATA_BLOCK_SIZE;
 
 /** 32 bytes: magic u32, crc u32, fsid u64, blkno u64, seq u64 */

@@ -1,7 +1,8 @@
 /*
  * The persistent structures shared by the layers below fs: block
  * references, btree roots, allocator heads, log trees, mounted clients,
- * the super block and the quorum blocks.  All little-endian, fixed size,
+ * the super block and the quorum blocks.  All little-endian (only keys,
+ * stored elsewhere, are big-endian so they sort bytewise), fixed size,
  * each with an encode into a caller's buffer at an offset and a decode.
  * docs/format.md lists every field.
  *

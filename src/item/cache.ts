@@ -17,7 +17,9 @@
  *    from a read of older roots.
  *  - clean items only live inside cached ranges; eviction drops whole
  *    ranges (least recently used first) with their clean items, never a
- *    dirty item, once the cache holds more than limitBytes.
+ *    dirty item, once the cache holds more than limitBytes; the range a
+ *    populate just read is never the one evicted (else a cache full of
+ *    dirty items could make a reader populate forever).
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import { KEY_MAX, keyCompare, keyDec, keyInc, type Key } from "../format/key.js";
@@ -123,7 +125,8 @@ export class ItemCache implements FsItems {
       this.bytes += itemBytes(it.value);
     }
     this.addRange(start, r.end);
-    this.evict();
+    // never evict what was just read: the caller is about to use it
+    this.evict(this.ranges.getPairOrNextLower(start)![0]);
   }
 
   async lookup(key: Key): Promise<Buffer | undefined> {
@@ -246,11 +249,12 @@ export class ItemCache implements FsItems {
     this.gen++;
   }
 
-  private evict(): void {
+  private evict(keep?: Key): void {
     if (this.bytes <= this.limitBytes) return;
     const byAge = [...this.ranges.entries()].sort((a, b) => a[1].used - b[1].used);
     for (const [start, r] of byAge) {
       if (this.bytes <= this.limitBytes * 0.75) break;
+      if (keep && start.equals(keep)) continue;
       const drop: Key[] = [];
       for (const [k, it] of this.items.entries(start)) {
         if (keyCompare(k, r.end) > 0) break;

@@ -71,6 +71,8 @@ export class Server implements ServerApi {
   private dataAlloc!: ExtentTree;
   private committed!: SuperBlock;
   private merging: Promise<void> | undefined;
+  /** the super block copy holding the last commit; the next commit writes the other */
+  private superCopy = 0;
   readonly opts: Required<ServerOptions>;
 
   private constructor(
@@ -89,9 +91,10 @@ export class Server implements ServerApi {
   }
 
   static async start(metaDev: BlockDevice, opts: ServerOptions = {}): Promise<Server> {
-    const { super: sb } = await readSuper(metaDev);
+    const { super: sb, copy } = await readSuper(metaDev);
     const store = new MetaStore(metaDev, sb.fsid, 2048);
     const s = new Server(metaDev, store, sb, opts);
+    s.superCopy = copy;
     s.committed = structuredClone(sb);
     s.lists = new ListAllocator(await MetaList.load(store, sb.serverMetaAvail), await MetaList.load(store, sb.serverMetaFreed));
     s.metaAlloc = new ExtentTree(sb.metaAlloc);
@@ -148,7 +151,8 @@ export class Server implements ServerApi {
     this.sb.seq = w.seq;
     await w.writeAll();
     await this.metaDev.sync();
-    await writeSuper(this.metaDev, this.sb);
+    this.superCopy ^= 1;
+    await writeSuper(this.metaDev, this.sb, this.superCopy);
     await this.metaDev.sync();
     this.committed = structuredClone(this.sb);
     counters.inc("server_commit");
