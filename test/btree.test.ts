@@ -156,3 +156,22 @@ test("btree refuses values over the maximum and reports a corrupt block by numbe
 
 // keep the import of Key used for type-checking helpers
 export type _K = Key;
+
+test("btree block count from parents equals a full walk", async () => {
+  const { store, alloc } = setup();
+  let root: BtreeRoot = { ...EMPTY_ROOT };
+  const { btreeCountBlocks } = await import("../src/btree/btree.js");
+  assert.equal(await btreeCountBlocks(store, root), 0);
+  const w = new BlockWriter(store, alloc, 1);
+  for (let n = 0; n < 30000; n++) {
+    root = (await btreeModify(w, root, k(n), { op: "set", val: { seq: 1, flags: 0, value: Buffer.alloc(64) } })).root;
+    if (n === 0 || n === 5000 || n === 29999) {
+      let walked = 0;
+      await btreeVisitBlocks(store, root, () => {
+        walked++;
+      });
+      assert.equal(await btreeCountBlocks(store, root), walked);
+    }
+  }
+  assert.ok(root.height >= 2);
+});

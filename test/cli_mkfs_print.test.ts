@@ -128,3 +128,38 @@ test("scoutfs with no command prints usage with the format versions; unknown com
   assert.equal(h.code, 0);
   assert.match(h.stdout, /--quorum-slot/);
 });
+
+function sh(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, (e, stdout, stderr) => (e ? reject(new Error(`${cmd} ${args.join(" ")}: ${stderr}`)) : resolve(stdout.trim())));
+  });
+}
+
+const canLoop = process.getuid?.() === 0 && (await sh("losetup", ["--version"]).then(() => true, () => false));
+
+test("mkfs, a mount and print on loop block devices", { skip: !canLoop && "needs root and losetup" }, () =>
+  withDir(async (dir) => {
+    const mi = join(dir, "meta.img"), di = join(dir, "data.img");
+    await writeFile(mi, Buffer.alloc(0));
+    await truncate(mi, 64 << 20);
+    await writeFile(di, Buffer.alloc(0));
+    await truncate(di, 128 << 20);
+    const lm = await sh("losetup", ["-f", "--show", mi]);
+    const ld = await sh("losetup", ["-f", "--show", di]);
+    try {
+      const r = await run(["mkfs", "-A", ...Q, lm, ld]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /64KB metadata blocks: +1024 /);
+      const { Mount } = await import("../src/client/mount.js");
+      const m = await Mount.openPaths(lm, ld);
+      const f = await m.fs.create(1, "on-a-loop-device", 0o100644, 0, 0);
+      await m.fs.write(f.ino, 0, Buffer.alloc(100000, 3));
+      await m.unmount();
+      const p = await run(["print", lm]);
+      assert.equal(p.code, 0, p.stderr);
+      assert.match(p.stdout, /name "on-a-loop-device"/);
+      assert.match(p.stdout, /inode \d+ mode 0100644 nlink 1 uid 0 gid 0 size 100000/);
+    } finally {
+      await sh("losetup", ["-d", lm, ld]);
+    }
+  }));

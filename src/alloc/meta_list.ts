@@ -116,14 +116,15 @@ export class ListAllocator implements MetaAllocator {
     freed.blknos.push(...avail.storage, ...freed.storage);
     avail.storage = [];
     freed.storage = [];
-    const take = (n: number): number[] => {
+    const take = async (n: number): Promise<number[]> => {
+      if (avail.length < n && this.refill) avail.blknos.push(...(await this.refill(n - avail.length + 2)));
       if (avail.length < n) throw new FsError("ENOSPC", "no free metadata blocks to store allocator lists");
       return avail.blknos.splice(avail.length - n, n);
     };
-    freed.storage = take(Math.ceil(freed.length / LIST_BLOCK_ENTRIES));
+    freed.storage = await take(Math.ceil(freed.length / LIST_BLOCK_ENTRIES));
     let n = 0;
     while (n * LIST_BLOCK_ENTRIES < avail.length - n) n++;
-    avail.storage = take(n);
+    avail.storage = await take(n);
     return { avail: writeList(w, avail), freed: writeList(w, freed) };
   }
 }

@@ -98,6 +98,7 @@ export class MetaStore {
   /** drop everything: after a crash test or when another writer may have changed blocks */
   dropAll(): void {
     this.cache.clear();
+    this.pinned.clear();
   }
 
   private pinned = new Set<number>();

@@ -354,6 +354,20 @@ export async function btreeVisitBlocks(
   await rec(root.ref, root.height - 1);
 }
 
+/** The number of blocks in a tree, reading only its parent blocks (leaves are counted from their parents' refs). */
+export async function btreeCountBlocks(store: MetaStore, root: BtreeRoot): Promise<number> {
+  if (root.height === 0) return 0;
+  const rec = async (ref: BlockRef, level: number): Promise<number> => {
+    if (level === 0) return 1;
+    const n = await readNode(store, ref, level);
+    if (level === 1) return 1 + n.refs.length;
+    let total = 1;
+    for (const r of n.refs) total += await rec(r, level - 1);
+    return total;
+  };
+  return rec(root.ref, root.height - 1);
+}
+
 /** Free every block of a tree (the caller stops referencing the root). */
 export async function btreeFreeAll(w: BlockWriter, root: BtreeRoot): Promise<number> {
   const refs: BlockRef[] = [];

@@ -132,5 +132,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 void Option;
+// output piped into a reader that stops early (| head): stop quietly, as C tools do
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

@@ -34,6 +34,8 @@ export class MountLog implements Committer {
   private w!: BlockWriter;
   seq = 0;
   cache!: ItemCache;
+  /** avail blocks at the start of the transaction: the level early commits are measured against */
+  private availAtOpen = 0;
 
   constructor(
     private readonly store: MetaStore,
@@ -47,7 +49,12 @@ export class MountLog implements Committer {
   async adopt(open: OpenLogTrees): Promise<void> {
     this.lt = open.lt;
     this.seq = open.seq;
-    this.lists = new ListAllocator(await MetaList.load(this.store, open.lt.metaAvail), await MetaList.load(this.store, open.lt.metaFreed));
+    this.lists = new ListAllocator(
+      await MetaList.load(this.store, open.lt.metaAvail),
+      await MetaList.load(this.store, open.lt.metaFreed),
+      (want) => this.server.lendMeta(open.lt.rid, want, this.cache.dirtyDeletes * 2 > this.cache.dirtyCount),
+    );
+    this.availAtOpen = this.lists.avail.length;
     this.w = new BlockWriter(this.store, this.lists, open.seq);
     this.data.open(this.w, open.lt.dataAvail, open.lt.dataFreed);
   }
@@ -56,10 +63,17 @@ export class MountLog implements Committer {
     return this.cache.dirtyCount > 0 || this.w.dirtyCount() > 0;
   }
 
+  /*
+   * Items take metadata blocks only when a commit writes them: each dirty
+   * item may copy one leaf of the log tree, so commit before the dirty
+   * items could need more blocks than avail holds.  (A commit that still
+   * runs dry borrows from the server: lendMeta.)
+   */
   needsCommit(): boolean {
     return (
       this.cache.dirtyBytes >= this.limits.dirtyBytesMax ||
-      this.lists.avail.length < 16 ||
+      this.cache.dirtyCount > this.lists.avail.length ||
+      this.lists.avail.length < Math.max(16, this.availAtOpen / 4) ||
       (this.hasDirty() && this.data.availBlocks() < 256)
     );
   }

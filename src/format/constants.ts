@@ -101,6 +101,10 @@ export const FS_TYPE = {
   symlink: 24,
   dataExtent: 28,
 } as const;
+/** types within the mounted client zone: the client itself, and metadata blocks lent to it mid-transaction */
+export const MOUNTED_CLIENT_TYPE = { client: 0, lentMeta: 4 } as const;
+/** block numbers per lent-blocks item: 8 bytes each within BTREE_MAX_VAL_LEN */
+export const LENT_BLKNOS_PER_ITEM = 100;
 /** type within the lock zone */
 export const RENAME_TYPE = 4;
 /** types within the srch zone */

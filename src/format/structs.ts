@@ -103,9 +103,11 @@ export interface LogTrees {
   rid: bigint;
   nr: number;
   flags: number;
+  /** the seq of the first transaction that wrote this tree: every item in it has a seq >= this */
+  openSeq: number;
 }
 export const LOG_TREES_FLAG_FINALIZED = 1;
-export const LOG_TREES_BYTES = 2 * ALLOC_LIST_HEAD_BYTES + BTREE_ROOT_BYTES + 2 * ALLOC_ROOT_BYTES + 32;
+export const LOG_TREES_BYTES = 2 * ALLOC_LIST_HEAD_BYTES + BTREE_ROOT_BYTES + 2 * ALLOC_ROOT_BYTES + 40;
 export function encodeLogTrees(lt: LogTrees): Buffer {
   const b = Buffer.alloc(LOG_TREES_BYTES);
   let o = 0;
@@ -117,7 +119,8 @@ export function encodeLogTrees(lt: LogTrees): Buffer {
   o = putU64(b, o, lt.maxItemSeq);
   o = putU64(b, o, lt.rid);
   o = putU64(b, o, lt.nr);
-  putU64(b, o, lt.flags);
+  o = putU64(b, o, lt.flags);
+  putU64(b, o, lt.openSeq);
   return b;
 }
 export function decodeLogTrees(b: Buffer): LogTrees {
@@ -130,8 +133,9 @@ export function decodeLogTrees(b: Buffer): LogTrees {
   const maxItemSeq = getU64(b, o); o += 8;
   const rid = b.readBigUInt64LE(o); o += 8;
   const nr = getU64(b, o); o += 8;
-  const flags = getU64(b, o);
-  return { metaAvail, metaFreed, itemRoot, dataAvail, dataFreed, maxItemSeq, rid, nr, flags };
+  const flags = getU64(b, o); o += 8;
+  const openSeq = getU64(b, o);
+  return { metaAvail, metaFreed, itemRoot, dataAvail, dataFreed, maxItemSeq, rid, nr, flags, openSeq };
 }
 
 /** A mounted client, the value of a MOUNTED_CLIENT item keyed by rid. */

@@ -71,6 +71,8 @@ export class ItemCache implements FsItems {
   private tick = 0;
   bytes = 0;
   dirtyBytes = 0;
+  /** dirty deletion items: a transaction that is mostly deletions frees space */
+  dirtyDeletes = 0;
 
   constructor(
     private readonly source: ItemSource,
@@ -189,7 +191,11 @@ export class ItemCache implements FsItems {
     assert(this.trans.held(), "item changed outside a transaction hold");
     const old = this.items.get(key);
     if (old) this.bytes -= itemBytes(old.value);
-    if (old?.dirty) this.dirtyBytes -= itemBytes(old.value);
+    if (old?.dirty) {
+      this.dirtyBytes -= itemBytes(old.value);
+      if (old.value === null) this.dirtyDeletes--;
+    }
+    if (value === null) this.dirtyDeletes++;
     this.items.set(key, { value, dirty: true, seq: this.trans.seq });
     this.bytes += itemBytes(value);
     this.dirtyBytes += itemBytes(value);
@@ -233,6 +239,7 @@ export class ItemCache implements FsItems {
     }
     this.dirtyKeys.clear();
     this.dirtyBytes = 0;
+    this.dirtyDeletes = 0;
     this.gen++;
     this.evict();
   }

@@ -36,6 +36,12 @@ export interface ServerApi {
   getLogTrees(rid: bigint): Promise<OpenLogTrees>;
   /** record a committed log tree (its blocks already written and synced); returns the next one */
   commitLogTrees(lt: LogTrees): Promise<OpenLogTrees>;
+  /**
+   * more metadata blocks for a client whose avail list ran dry
+   * mid-transaction; a transaction that mostly deletes (freesSpace) may
+   * dig into the reserve
+   */
+  lendMeta(rid: bigint, want: number, freesSpace?: boolean): Promise<number[]>;
   getRoots(): Promise<Roots>;
   allocInodes(count: number): Promise<{ first: number; count: number }>;
   statfs(): Promise<ServerStatfs>;

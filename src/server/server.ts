@@ -29,8 +29,8 @@
  * finalized trees, which stay in place until the merge is done.
  * (The original spreads merge work over clients; here the server does it.)
  */
-import { BLOCK_LG_SIZE, ITEM_FLAG_DELETION, ZONE } from "../format/constants.js";
-import { KEY_MAX, KEY_MIN, keyInc, makeKey } from "../format/key.js";
+import { BLOCK_LG_SIZE, ITEM_FLAG_DELETION, LENT_BLKNOS_PER_ITEM, MOUNTED_CLIENT_TYPE, ZONE } from "../format/constants.js";
+import { KEY_MAX, KEY_MIN, makeKey } from "../format/key.js";
 import {
   EMPTY_ALLOC_ROOT, EMPTY_LIST, EMPTY_ROOT, LOG_TREES_FLAG_FINALIZED, decodeLogTrees, encodeLogTrees,
   encodeMountedClient, type LogTrees, type SuperBlock,
@@ -38,13 +38,13 @@ import {
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, MetaStore } from "../block/store.js";
 import { readSuper, writeSuper } from "../block/super.js";
-import { btreeDelete, btreeFreeAll, btreeLookup, btreeSet, btreeVisitBlocks } from "../btree/btree.js";
+import { btreeCountBlocks, btreeDelete, btreeFreeAll, btreeLookup, btreeRange, btreeSet } from "../btree/btree.js";
 import { ExtentTree } from "../alloc/extents.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import { readAllLogTrees, readTreesRange } from "../forest/forest.js";
 import type { OpenLogTrees, Roots, ServerApi, ServerStatfs } from "../net/api.js";
 import { Mutex } from "../util/mutex.js";
-import { FsError, assert } from "../util/errors.js";
+import { FsError, assert, isFsError } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 
 export interface ServerOptions {
@@ -58,11 +58,12 @@ export interface ServerOptions {
   mergeBatchItems?: number;
 }
 
-const SERVER_AVAIL_LOW = 256;
-const SERVER_AVAIL_TARGET = 1024;
+/** the server's own avail list is refilled to this when below a quarter of it (smaller on small devices) */
+const SERVER_AVAIL_MAX = 1024;
 
 const logTreesKey = (rid: bigint, nr: number) => makeKey(ZONE.logTrees, rid, 0, nr);
-const mountedClientKey = (rid: bigint) => makeKey(ZONE.mountedClient, rid);
+const mountedClientKey = (rid: bigint) => makeKey(ZONE.mountedClient, rid, MOUNTED_CLIENT_TYPE.client);
+const lentKey = (rid: bigint, n: number) => makeKey(ZONE.mountedClient, rid, MOUNTED_CLIENT_TYPE.lentMeta, n);
 
 export class Server implements ServerApi {
   private mutex = new Mutex();
@@ -83,7 +84,7 @@ export class Server implements ServerApi {
   ) {
     const total = sb.totalMetaBlocks;
     this.opts = {
-      clientMetaAvailBlocks: opts.clientMetaAvailBlocks ?? Math.max(64, Math.min(2048, Math.floor(total / 16))),
+      clientMetaAvailBlocks: opts.clientMetaAvailBlocks ?? Math.max(32, Math.min(2048, Math.floor(total / 8))),
       clientDataAvailBlocks: opts.clientDataAvailBlocks ?? Math.max(16, Math.min(65536, Math.floor(sb.totalDataBlocks / 16))),
       mergeThresholdBlocks: opts.mergeThresholdBlocks ?? Math.max(32, Math.min(4096, Math.floor(total / 16))),
       mergeBatchItems: opts.mergeBatchItems ?? 4000,
@@ -118,12 +119,37 @@ export class Server implements ServerApi {
     return this.mutex.run(async () => {
       const seq = this.sb.nextSeq++;
       const w = new BlockWriter(this.store, this.lists, seq);
-      await this.reclaimOwnFreed(w);
-      await this.refillOwnAvail(w);
-      const result = await fn(w);
-      await this.commit(w);
-      return result;
+      const copy = this.superCopy;
+      try {
+        await this.refillOwnAvail(w);
+        await this.reclaimOwnFreed(w);
+        const result = await fn(w);
+        // top up again so the next transaction starts with its avail list full
+        await this.refillOwnAvail(w);
+        await this.commit(w);
+        return result;
+      } catch (e) {
+        await this.rollback(copy);
+        throw e;
+      }
     });
+  }
+
+  /**
+   * A transaction failed (ENOSPC, EIO): none of it reached a super block,
+   * so go back to the last commit.  Seqs already handed out are not
+   * reused; its dirty blocks are dropped from the cache.
+   */
+  private async rollback(copy: number): Promise<void> {
+    const nextSeq = this.sb.nextSeq;
+    this.store.dropAll();
+    this.sb = structuredClone(this.committed);
+    this.sb.nextSeq = Math.max(nextSeq, this.sb.nextSeq);
+    this.superCopy = copy;
+    this.lists = new ListAllocator(await MetaList.load(this.store, this.sb.serverMetaAvail), await MetaList.load(this.store, this.sb.serverMetaFreed));
+    this.metaAlloc = new ExtentTree(this.sb.metaAlloc);
+    this.dataAlloc = new ExtentTree(this.sb.dataAlloc);
+    counters.inc("server_txn_rollback");
   }
 
   private async reclaimOwnFreed(w: BlockWriter): Promise<void> {
@@ -132,11 +158,17 @@ export class Server implements ServerApi {
     await freeRuns(w, this.metaAlloc, prev);
   }
 
+  /** how many blocks the server keeps in its own avail list */
+  private serverAvailTarget(): number {
+    return Math.max(32, Math.min(SERVER_AVAIL_MAX, Math.floor(this.sb.totalMetaBlocks / 16)));
+  }
+
   private async refillOwnAvail(w: BlockWriter): Promise<void> {
-    if (this.lists.avail.length >= SERVER_AVAIL_LOW) return;
+    const target = this.serverAvailTarget();
+    if (this.lists.avail.length >= target / 2) return;
     // each alloc may itself use a few avail blocks to copy tree blocks: ask for some slack, and bound the loop
-    for (let tries = 0; tries < 8 && this.lists.avail.length < SERVER_AVAIL_TARGET; tries++) {
-      const ext = await this.metaAlloc.alloc(w, SERVER_AVAIL_TARGET + 32 - this.lists.avail.length);
+    for (let tries = 0; tries < 8 && this.lists.avail.length < target; tries++) {
+      const ext = await this.metaAlloc.alloc(w, target + 16 - this.lists.avail.length);
       if (!ext) break;
       for (let b = ext.start; b < ext.start + ext.len; b++) this.lists.avail.blknos.push(b);
     }
@@ -169,6 +201,25 @@ export class Server implements ServerApi {
     this.sb.logsRoot = await btreeSet(w, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr), encodeLogTrees(lt));
   }
 
+  /**
+   * Metadata blocks for clients never come from the last reserveMetaBlocks
+   * of the free tree: those stay for the server's own commits and for
+   * transactions that mostly delete, so that recovery, log merges and
+   * removing files (which free space) can always run, even on a device
+   * that clients have filled.
+   */
+  private async allocForClient(w: BlockWriter, want: number, useReserve = false): Promise<{ start: number; len: number } | undefined> {
+    // leave the reserve, and what the server's own avail list may still need
+    const reserve = useReserve ? 0 : this.reserveMetaBlocks();
+    const spare = this.metaAlloc.totalLen - reserve - Math.max(0, this.serverAvailTarget() - this.lists.avail.length);
+    if (spare <= 0) return undefined;
+    return this.metaAlloc.alloc(w, Math.min(want, spare));
+  }
+
+  reserveMetaBlocks(): number {
+    return Math.max(16, Math.floor(this.sb.totalMetaBlocks / 64));
+  }
+
   /** move a client's freed blocks and extents back into the free trees, refill its avail */
   private async refreshAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
     const avail = await MetaList.load(this.store, lt.metaAvail);
@@ -176,7 +227,7 @@ export class Server implements ServerApi {
     await freeRuns(w, this.metaAlloc, freed.blknos);
     freed.blknos = [];
     for (let tries = 0; tries < 8 && avail.length < this.opts.clientMetaAvailBlocks; tries++) {
-      const ext = await this.metaAlloc.alloc(w, this.opts.clientMetaAvailBlocks - avail.length);
+      const ext = await this.allocForClient(w, this.opts.clientMetaAvailBlocks - avail.length);
       if (!ext) break;
       for (let b = ext.start; b < ext.start + ext.len; b++) avail.blknos.push(b);
     }
@@ -203,7 +254,7 @@ export class Server implements ServerApi {
       lt = {
         metaAvail: { ...EMPTY_LIST }, metaFreed: { ...EMPTY_LIST }, itemRoot: { ...EMPTY_ROOT },
         dataAvail: { ...EMPTY_ALLOC_ROOT }, dataFreed: { ...EMPTY_ALLOC_ROOT }, maxItemSeq: 0,
-        rid, nr: this.sb.nextLogTreesNr++, flags: 0,
+        rid, nr: this.sb.nextLogTreesNr++, flags: 0, openSeq: this.sb.nextSeq,
       };
       counters.inc("server_log_trees_open");
     }
@@ -232,11 +283,8 @@ export class Server implements ServerApi {
         throw new FsError("ESTALE", `log tree ${lt.rid.toString(16)}.${lt.nr} is not open`);
       }
       if (lt.maxItemSeq > this.sb.committedSeq) this.sb.committedSeq = lt.maxItemSeq;
-      let blocks = 0;
-      await btreeVisitBlocks(this.store, lt.itemRoot, () => {
-        blocks++;
-      });
-      finalize = blocks >= this.opts.mergeThresholdBlocks;
+      await this.settleLent(w, lt.rid, false);
+      finalize = (await btreeCountBlocks(this.store, lt.itemRoot)) >= this.opts.mergeThresholdBlocks;
       if (finalize) {
         await this.returnAllocators(w, lt);
         lt.flags |= LOG_TREES_FLAG_FINALIZED;
@@ -267,6 +315,7 @@ export class Server implements ServerApi {
   }
 
   private async retireClient(w: BlockWriter, rid: bigint): Promise<void> {
+    await this.settleLent(w, rid, true);
     const lt = await this.findOpenLogTrees(rid);
     if (lt) {
       await this.returnAllocators(w, lt);
@@ -274,6 +323,52 @@ export class Server implements ServerApi {
       await this.putLogTrees(w, lt);
     }
     this.sb.mountedClients = await btreeDelete(w, this.sb.mountedClients, mountedClientKey(rid));
+  }
+
+  /*
+   * A client whose avail list ran dry in the middle of a transaction
+   * borrows blocks.  They are recorded in lent items under the client
+   * until the client's next commit (which lists them in its own
+   * allocators) deletes the items in the same server transaction; if the
+   * client dies first, recovery frees them.  So no block is ever outside
+   * every committed structure: nothing leaks at a crash.
+   */
+  async lendMeta(rid: bigint, want: number, freesSpace = false): Promise<number[]> {
+    return this.txn(async (w) => {
+      const got: number[] = [];
+      while (got.length < want) {
+        const ext = await this.allocForClient(w, want - got.length, freesSpace);
+        if (!ext) break;
+        for (let b = ext.start; b < ext.start + ext.len; b++) got.push(b);
+      }
+      if (got.length === 0) throw new FsError("ENOSPC", "no free metadata blocks");
+      const base = (await this.lentItems(rid)).length;
+      for (let i = 0; i < got.length; i += LENT_BLKNOS_PER_ITEM) {
+        const part = got.slice(i, i + LENT_BLKNOS_PER_ITEM);
+        const v = Buffer.alloc(part.length * 8);
+        part.forEach((b, j) => v.writeBigUInt64LE(BigInt(b), j * 8));
+        this.sb.mountedClients = await btreeSet(w, this.sb.mountedClients, lentKey(rid, base + i), v);
+      }
+      counters.inc("server_lent_meta_blocks", got.length);
+      return got;
+    });
+  }
+
+  private async lentItems(rid: bigint): Promise<{ key: Buffer; blknos: number[] }[]> {
+    const r = await btreeRange(this.store, this.sb.mountedClients, lentKey(rid, 0), lentKey(rid, Number.MAX_SAFE_INTEGER));
+    return r.items.map((it) => {
+      const blknos: number[] = [];
+      for (let o = 0; o < it.value.length; o += 8) blknos.push(Number(it.value.readBigUInt64LE(o)));
+      return { key: it.key, blknos };
+    });
+  }
+
+  /** drop lent items; with free=true their blocks go back to the free tree (client gone) */
+  private async settleLent(w: BlockWriter, rid: bigint, free: boolean): Promise<void> {
+    for (const it of await this.lentItems(rid)) {
+      if (free) await freeRuns(w, this.metaAlloc, it.blknos);
+      this.sb.mountedClients = await btreeDelete(w, this.sb.mountedClients, it.key);
+    }
   }
 
   async farewell(rid: bigint): Promise<void> {
@@ -287,9 +382,9 @@ export class Server implements ServerApi {
     const rids: bigint[] = [];
     const lts = await readAllLogTrees(this.store, this.sb.logsRoot);
     for (const lt of lts) if (!(lt.flags & LOG_TREES_FLAG_FINALIZED)) rids.push(lt.rid);
-    const { btreeRange } = await import("../btree/btree.js");
     const mc = await btreeRange(this.store, this.sb.mountedClients, makeKey(ZONE.mountedClient), makeKey(ZONE.mountedClient + 1));
     for (const it of mc.items) {
+      if (it.key[9] !== MOUNTED_CLIENT_TYPE.client) continue;
       const rid = it.key.readBigUInt64BE(1);
       if (!rids.includes(rid)) rids.push(rid);
     }
@@ -317,35 +412,64 @@ export class Server implements ServerApi {
     while (this.merging) await this.merging;
   }
 
+  /*
+   * Merge every finalized log tree into the fs root.  Safe only when no
+   * open tree could hold an older version of a key that a finalized tree
+   * deletes: every open tree must have been opened after the newest item
+   * of the finalized trees (openSeq > their maxItemSeq).
+   *
+   * Each batch is one server transaction that moves items: they are
+   * written to the fs root and deleted from the input trees together, so
+   * blocks of the inputs are freed as the merge goes and a merge needs
+   * little free space.  A batch that runs out of space is retried smaller.
+   */
   private async mergeFinalized(): Promise<void> {
     const lts = await this.mutex.run(() => readAllLogTrees(this.store, this.sb.logsRoot));
-    if (lts.some((lt) => !(lt.flags & LOG_TREES_FLAG_FINALIZED))) return; // a live tree could hide behind tombstones
     const inputs = lts.filter((lt) => lt.flags & LOG_TREES_FLAG_FINALIZED);
     if (inputs.length === 0) return;
+    const newest = Math.max(...inputs.map((lt) => lt.maxItemSeq));
+    if (lts.some((lt) => !(lt.flags & LOG_TREES_FLAG_FINALIZED) && lt.openSeq <= newest)) return;
     counters.inc("server_merge_start");
-    let start = KEY_MIN;
-    let done = false;
-    while (!done) {
-      await this.txn(async (w) => {
-        const r = await readTreesRange(this.store, inputs.map((lt) => lt.itemRoot), start, KEY_MAX, this.opts.mergeBatchItems);
-        for (const it of r.items) {
-          const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
-          if (cur && cur.seq > it.seq) continue;
-          if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
-          else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, it.key, it.value, it.seq, 0);
-          counters.inc("server_merge_item");
+    let batch = this.opts.mergeBatchItems;
+    for (;;) {
+      let done: boolean;
+      try {
+        done = await this.txn((w) => this.mergeBatch(w, batch));
+      } catch (e) {
+        if (isFsError(e, "ENOSPC") && batch > 1) {
+          batch = Math.ceil(batch / 4);
+          counters.inc("server_merge_shrink");
+          continue;
         }
-        if (r.end.equals(KEY_MAX)) done = true;
-        else start = keyInc(r.end);
-      });
+        throw e;
+      }
+      if (done) break;
     }
-    await this.txn(async (w) => {
-      for (const lt of inputs) {
+    counters.inc("server_merge_done");
+  }
+
+  private async mergeBatch(w: BlockWriter, batch: number): Promise<boolean> {
+    const inputs = (await readAllLogTrees(this.store, this.sb.logsRoot)).filter((lt) => lt.flags & LOG_TREES_FLAG_FINALIZED);
+    const r = await readTreesRange(this.store, inputs.map((lt) => lt.itemRoot), KEY_MIN, KEY_MAX, batch);
+    for (const it of r.items) {
+      const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
+      if (cur && cur.seq > it.seq) continue;
+      if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
+      else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, it.key, it.value, it.seq, 0);
+      counters.inc("server_merge_item");
+    }
+    const done = r.end.equals(KEY_MAX);
+    for (const lt of inputs) {
+      if (done) {
         await btreeFreeAll(w, lt.itemRoot);
         this.sb.logsRoot = await btreeDelete(w, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr));
+        continue;
       }
-    });
-    counters.inc("server_merge_done");
+      const { items } = await btreeRange(this.store, lt.itemRoot, KEY_MIN, r.end);
+      for (const it of items) lt.itemRoot = await btreeDelete(w, lt.itemRoot, it.key);
+      await this.putLogTrees(w, lt);
+    }
+    return done;
   }
 
   /* ---- the rest ---- */

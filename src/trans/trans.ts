@@ -52,13 +52,17 @@ export class Trans implements FsTrans {
   }
 
   async hold<T>(fn: () => Promise<T>): Promise<T> {
+    // at most one forced commit per hold: a commit that could not cure the
+    // condition (allocators still low on a full device) must not repeat forever
+    let forced = false;
     for (;;) {
       if (this.failed) throw this.failed;
       if (this.committing) {
         await this.committing.catch(() => undefined);
         continue;
       }
-      if (this.active === 0 && this.committer.needsCommit()) {
+      if (!forced && this.active === 0 && this.committer.hasDirty() && this.committer.needsCommit()) {
+        forced = true;
         counters.inc("trans_commit_full");
         await this.commit().catch(() => undefined);
         continue;
