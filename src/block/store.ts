@@ -201,11 +201,14 @@ export class BlockWriter {
       d.codec.serialize(d.obj, buf);
       sealBlock(buf, d.codec.magic, this.store.fsid, blkno, this.seq);
       writes.push(this.store.dev.write(blkno * BLOCK_LG_SIZE, buf));
+      // cache the block as a reader would see it: parsed from what was written, holding no
+      // references into the buffers of the blocks it was copied from
+      this.store.insert(blkno, { seq: this.seq, obj: d.codec.parse(buf, blkno), magic: d.codec.magic });
       counters.inc("block_write");
       if (writes.length >= 64) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);
-    for (const blkno of sorted) this.store.unpin(blkno);
     this.dirty.clear();
+    for (const blkno of sorted) this.store.unpin(blkno);
   }
 }

@@ -64,7 +64,8 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
     const n = newNode(level);
     try {
       for (let i = 0; i < nr; i++) {
-        const key = Buffer.from(buf.subarray(o, o + KEY_BYTES));
+        // views into the block buffer, not copies: the parsed node is cached with it
+        const key = buf.subarray(o, o + KEY_BYTES);
         o += KEY_BYTES;
         n.keys.push(key);
         if (level === 0) {
@@ -73,7 +74,7 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
           const len = buf.readUInt16LE(o + 9);
           o += 11;
           if (len > BTREE_MAX_VAL_LEN || o + len > BLOCK_LG_SIZE) throw new RangeError("value length");
-          n.vals.push({ seq, flags, value: Buffer.from(buf.subarray(o, o + len)) });
+          n.vals.push({ seq, flags, value: buf.subarray(o, o + len) });
           o += len;
           n.bytes += LEAF_ENTRY_OVERHEAD + len;
         } else {

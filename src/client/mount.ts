@@ -24,6 +24,7 @@ import { MountDataAlloc } from "../alloc/data_alloc.js";
 import { MountLog } from "./mount_log.js";
 import { Filesystem } from "../fs/filesystem.js";
 import type { FsStorage } from "../fs/storage.js";
+import { inodeItemsFirst, inodeItemsLast } from "../format/fs_items.js";
 import { RealClock, type Clock } from "../util/clock.js";
 
 export interface MountOptions {
@@ -89,7 +90,10 @@ export class Mount {
           inoNext = r.first;
           inoEnd = r.first + r.count;
         }
-        return inoNext++;
+        const ino = inoNext++;
+        // a never-used inode number has no items anywhere: no forest read to learn that
+        cache.markEmpty(inodeItemsFirst(ino), inodeItemsLast(ino));
+        return ino;
       },
       metaBlocks: () => ({ total: statfs.totalMetaBlocks, free: statfs.freeMetaBlocks }),
     };

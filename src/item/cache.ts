@@ -123,7 +123,8 @@ export class ItemCache implements FsItems {
     }
     for (const it of r.items) {
       if (it.flags & ITEM_FLAG_DELETION || this.items.has(it.key)) continue;
-      this.items.set(it.key, { value: it.value, dirty: false, seq: it.seq });
+      // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
+      this.items.set(Buffer.from(it.key), { value: Buffer.from(it.value), dirty: false, seq: it.seq });
       this.bytes += itemBytes(it.value);
     }
     this.addRange(start, r.end);
@@ -226,22 +227,33 @@ export class ItemCache implements FsItems {
     }
   }
 
-  /** after a commit: everything dirty is now in the forest */
+  /**
+   * After a commit: everything dirty is now in the forest.  Deletions
+   * leave (absence says it, inside a range; the forest says it outside);
+   * a written item outside any cached range gets a range of its own key,
+   * so it stays cached (and evictable) instead of being read back.
+   */
   markClean(): void {
     for (const k of this.dirtyKeys.keys()) {
       const it = this.items.get(k)!;
-      if (it.value === null || !this.rangeContaining(k)) {
+      if (it.value === null) {
         this.items.delete(k);
         this.bytes -= itemBytes(it.value);
-      } else {
-        it.dirty = false;
+        continue;
       }
+      it.dirty = false;
+      if (!this.rangeContaining(k)) this.addRange(k, k);
     }
     this.dirtyKeys.clear();
     this.dirtyBytes = 0;
     this.dirtyDeletes = 0;
     this.gen++;
     this.evict();
+  }
+
+  /** a range the caller knows holds no items anywhere (the items of a never-used inode number) */
+  markEmpty(first: Key, last: Key): void {
+    this.addRange(first, last);
   }
 
   /** forget every clean item and range (lock lost, or tests) */

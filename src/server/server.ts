@@ -455,7 +455,7 @@ export class Server implements ServerApi {
       const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
       if (cur && cur.seq > it.seq) continue;
       if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
-      else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, it.key, it.value, it.seq, 0);
+      else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, Buffer.from(it.key), Buffer.from(it.value), it.seq, 0);
       counters.inc("server_merge_item");
     }
     const done = r.end.equals(KEY_MAX);
