@@ -31,7 +31,7 @@ const k = (n: number) => makeKey(16, n, 4, n * 7, 0, 0);
 
 function setup() {
   const dev = new MemBlockDevice("meta", 20000 * BLOCK_LG_SIZE);
-  const store = new MetaStore(dev, FSID, 100000);
+  const store = new MetaStore(dev, FSID, 1 << 30);
   const alloc = new TestAlloc();
   return { dev, store, alloc };
 }
@@ -82,7 +82,7 @@ test("btree matches a map model through random inserts, updates and deletes acro
         await w.writeAll();
         await checkTree(store, root, model);
         // reread everything from the device through a cold cache
-        const cold = new MetaStore(store.dev, FSID, 100000);
+        const cold = new MetaStore(store.dev, FSID, 4 << 20);
         await checkTree(cold, root, model);
         for (const n of [0, 5, 1500, 3000]) {
           const got = await btreeLookup(cold, root, k(n));

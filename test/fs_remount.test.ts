@@ -16,7 +16,7 @@ test("random fs operations match the model across syncs, merges and remounts", a
   await fc.assert(
     fc.asyncProperty(fc.array(opArb, { minLength: 200, maxLength: 600, size: "max" }), fc.integer({ min: 8, max: 64 }), async (ops, mergeBlocks) => {
       const d = await simMkfs(128 * 1024 * 1024, 256 * 1024 * 1024);
-      const opts = { server: { mergeThresholdBlocks: mergeBlocks, mergeBatchItems: 300 }, itemCacheBytes: 2 * 1024 * 1024, blockCacheBlocks: 64 };
+      const opts = { server: { mergeThresholdBlocks: mergeBlocks, mergeBatchItems: 300 }, itemCacheBytes: 2 * 1024 * 1024, blockCacheBytes: 5 << 20 };
       let m = await simMount(d, opts);
       const model = new FsModel();
       for (const [i, op] of ops.entries()) {

@@ -6,8 +6,10 @@
  * device is verified (magic, crc32c, fsid, blkno, and the seq of the
  * reference); a failure is a CorruptionError naming the block.  Blocks
  * are cached in their parsed form (the caller's parse function), so a
- * btree node is decoded once, not on every lookup.  The cache holds at
- * most `cacheBlocks` clean blocks and evicts the least recently used.
+ * btree node is decoded once, not on every lookup.  The cache is bounded
+ * by memory: each entry counts its block plus what its codec says the
+ * parsed form costs, and beyond `cacheBytes` the least recently used
+ * clean blocks are evicted.
  *
  * Writing is copy-on-write and goes through a BlockWriter: one per
  * transaction of one writer (a mount's commit, the server's commit).  A
@@ -40,21 +42,29 @@ export interface BlockCodec<T> {
   parse(block: Buffer, blkno: number): T;
   /** fill the payload of block (after the header); block is zeroed */
   serialize(obj: T, block: Buffer): void;
+  /** approximate memory of the parsed form beyond the block itself */
+  extraBytes?(obj: T): number;
 }
 
 interface CacheEntry {
   seq: number;
   obj: unknown;
   magic: number;
+  bytes: number;
 }
 
 export class MetaStore {
   private cache = new Map<number, CacheEntry>(); // Map iteration order = LRU order
+  private bytes = 0;
   constructor(
     readonly dev: BlockDevice,
     readonly fsid: bigint,
-    private readonly cacheBlocks = 4096,
+    private readonly cacheBytes = 256 * 1024 * 1024,
   ) {}
+
+  private entry<T>(seq: number, obj: T, codec: BlockCodec<T>): CacheEntry {
+    return { seq, obj, magic: codec.magic, bytes: BLOCK_LG_SIZE + (codec.extraBytes?.(obj) ?? 0) };
+  }
 
   async read<T>(ref: BlockRef, codec: BlockCodec<T>): Promise<T> {
     const hit = this.cache.get(ref.blkno);
@@ -65,7 +75,7 @@ export class MetaStore {
         counters.inc("block_cache_hit");
         return hit.obj as T;
       }
-      this.cache.delete(ref.blkno);
+      this.forget(ref.blkno);
       counters.inc("block_cache_stale");
     }
     counters.inc("block_read");
@@ -80,25 +90,35 @@ export class MetaStore {
       throw new CorruptionError(ref.blkno, problem);
     }
     const obj = codec.parse(buf, ref.blkno);
-    this.insert(ref.blkno, { seq: ref.seq, obj, magic: codec.magic });
+    this.insert(ref.blkno, this.entry(ref.seq, obj, codec));
     return obj;
   }
 
   /** put a block (dirty or just written) in the cache */
-  insert(blkno: number, e: CacheEntry): void {
-    this.cache.delete(blkno);
+  insertObj<T>(blkno: number, seq: number, obj: T, codec: BlockCodec<T>): void {
+    this.insert(blkno, this.entry(seq, obj, codec));
+  }
+
+  private insert(blkno: number, e: CacheEntry): void {
+    this.forget(blkno);
     this.cache.set(blkno, e);
+    this.bytes += e.bytes;
     this.evict();
   }
 
   forget(blkno: number): void {
-    this.cache.delete(blkno);
+    const old = this.cache.get(blkno);
+    if (old) {
+      this.bytes -= old.bytes;
+      this.cache.delete(blkno);
+    }
   }
 
   /** drop everything: after a crash test or when another writer may have changed blocks */
   dropAll(): void {
     this.cache.clear();
     this.pinned.clear();
+    this.bytes = 0;
   }
 
   private pinned = new Set<number>();
@@ -110,13 +130,17 @@ export class MetaStore {
   }
 
   private evict(): void {
-    if (this.cache.size <= this.cacheBlocks) return;
-    for (const blkno of this.cache.keys()) {
-      if (this.cache.size <= this.cacheBlocks) break;
+    if (this.bytes <= this.cacheBytes) return;
+    for (const blkno of [...this.cache.keys()]) {
+      if (this.bytes <= this.cacheBytes * 0.9) break;
       if (this.pinned.has(blkno)) continue;
-      this.cache.delete(blkno);
+      this.forget(blkno);
       counters.inc("block_cache_evict");
     }
+  }
+
+  cachedBytes(): number {
+    return this.bytes;
   }
 
   cachedBlocks(): number {
@@ -160,7 +184,7 @@ export class BlockWriter {
     assert(!this.dirty.has(blkno), `block ${blkno} dirtied twice in one transaction`);
     this.dirty.set(blkno, { obj, codec: codec as BlockCodec<unknown> });
     this.store.pin(blkno);
-    this.store.insert(blkno, { seq: this.seq, obj, magic: codec.magic });
+    this.store.insertObj(blkno, this.seq, obj, codec);
     return { blkno, seq: this.seq };
   }
 
@@ -203,7 +227,7 @@ export class BlockWriter {
       writes.push(this.store.dev.write(blkno * BLOCK_LG_SIZE, buf));
       // cache the block as a reader would see it: parsed from what was written, holding no
       // references into the buffers of the blocks it was copied from
-      this.store.insert(blkno, { seq: this.seq, obj: d.codec.parse(buf, blkno), magic: d.codec.magic });
+      this.store.insertObj(blkno, this.seq, d.codec.parse(buf, blkno), d.codec);
       counters.inc("block_write");
       if (writes.length >= 64) await Promise.all(writes.splice(0));
     }

@@ -90,6 +90,8 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
     }
     return n;
   },
+  // measured: a parsed entry costs about 250 bytes of JS objects (key and value views, LeafVal)
+  extraBytes: (n: BtreeNode) => n.keys.length * 250,
   serialize(n: BtreeNode, buf: Buffer): void {
     let o = BLOCK_HEADER_BYTES;
     buf.writeUInt8(n.level, o);

@@ -43,7 +43,7 @@ export async function printMeta(dev: BlockDevice, out: Out, superOnly = false): 
   printSuper(sb, out);
   if (superOnly) return { corruptions };
 
-  const store = new MetaStore(dev, sb.fsid, 256);
+  const store = new MetaStore(dev, sb.fsid, 64 * 1024 * 1024);
   const guard = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();

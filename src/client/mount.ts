@@ -32,8 +32,8 @@ export interface MountOptions {
   server?: ServerOptions;
   /** item cache limit */
   itemCacheBytes?: number;
-  /** block cache limit, in 64 KiB blocks */
-  blockCacheBlocks?: number;
+  /** block cache limit, bytes */
+  blockCacheBytes?: number;
   commitIntervalMs?: number;
   dirtyBytesMax?: number;
   inoAllocPerLock?: number;
@@ -65,7 +65,7 @@ export class Mount {
     await checkDataSuper(dataDev, server.fsid);
     const rid = randomBytes(8).readBigUInt64LE(0) || 1n;
     await server.greeting(rid);
-    const store = new MetaStore(metaDev, server.fsid, opts.blockCacheBlocks ?? 4096);
+    const store = new MetaStore(metaDev, server.fsid, opts.blockCacheBytes ?? 256 * 1024 * 1024);
     const forest = new Forest(store, server);
     const dataAlloc = new MountDataAlloc(dataDev);
     const log = new MountLog(store, metaDev, dataDev, server, dataAlloc, { dirtyBytesMax: opts.dirtyBytesMax ?? 32 * 1024 * 1024 });

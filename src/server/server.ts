@@ -56,6 +56,8 @@ export interface ServerOptions {
   mergeThresholdBlocks?: number;
   /** keys merged per server transaction */
   mergeBatchItems?: number;
+  /** the server's block cache limit */
+  blockCacheBytes?: number;
 }
 
 /** the server's own avail list is refilled to this when below a quarter of it (smaller on small devices) */
@@ -88,12 +90,13 @@ export class Server implements ServerApi {
       clientDataAvailBlocks: opts.clientDataAvailBlocks ?? Math.max(16, Math.min(65536, Math.floor(sb.totalDataBlocks / 16))),
       mergeThresholdBlocks: opts.mergeThresholdBlocks ?? Math.max(32, Math.min(4096, Math.floor(total / 16))),
       mergeBatchItems: opts.mergeBatchItems ?? 4000,
+      blockCacheBytes: opts.blockCacheBytes ?? 128 * 1024 * 1024,
     };
   }
 
   static async start(metaDev: BlockDevice, opts: ServerOptions = {}): Promise<Server> {
     const { super: sb, copy } = await readSuper(metaDev);
-    const store = new MetaStore(metaDev, sb.fsid, 2048);
+    const store = new MetaStore(metaDev, sb.fsid, opts.blockCacheBytes ?? 128 * 1024 * 1024);
     const s = new Server(metaDev, store, sb, opts);
     s.superCopy = copy;
     s.committed = structuredClone(sb);
