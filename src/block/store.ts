@@ -62,8 +62,8 @@ export class MetaStore {
     private readonly cacheBytes = 256 * 1024 * 1024,
   ) {}
 
-  private entry<T>(seq: number, obj: T, codec: BlockCodec<T>): CacheEntry {
-    return { seq, obj, magic: codec.magic, bytes: BLOCK_LG_SIZE + (codec.extraBytes?.(obj) ?? 0) };
+  private entry<T>(seq: number, obj: T, codec: BlockCodec<T>, extra = 0): CacheEntry {
+    return { seq, obj, magic: codec.magic, bytes: BLOCK_LG_SIZE + extra + (codec.extraBytes?.(obj) ?? 0) };
   }
 
   async read<T>(ref: BlockRef, codec: BlockCodec<T>): Promise<T> {
@@ -95,8 +95,8 @@ export class MetaStore {
   }
 
   /** put a block (dirty or just written) in the cache */
-  insertObj<T>(blkno: number, seq: number, obj: T, codec: BlockCodec<T>): void {
-    this.insert(blkno, this.entry(seq, obj, codec));
+  insertObj<T>(blkno: number, seq: number, obj: T, codec: BlockCodec<T>, extraBytes = 0): void {
+    this.insert(blkno, this.entry(seq, obj, codec, extraBytes));
   }
 
   private insert(blkno: number, e: CacheEntry): void {
@@ -225,9 +225,9 @@ export class BlockWriter {
       d.codec.serialize(d.obj, buf);
       sealBlock(buf, d.codec.magic, this.store.fsid, blkno, this.seq);
       writes.push(this.store.dev.write(blkno * BLOCK_LG_SIZE, buf));
-      // cache the block as a reader would see it: parsed from what was written, holding no
-      // references into the buffers of the blocks it was copied from
-      this.store.insertObj(blkno, this.seq, d.codec.parse(buf, blkno), d.codec);
+      // the written object stays cached; it may hold views into the buffer of the block it was
+      // copied from, so it is charged a second block
+      this.store.insertObj(blkno, this.seq, d.obj, d.codec, BLOCK_LG_SIZE);
       counters.inc("block_write");
       if (writes.length >= 64) await Promise.all(writes.splice(0));
     }

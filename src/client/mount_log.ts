@@ -14,7 +14,8 @@ import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import type { LogTrees } from "../format/structs.js";
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, type MetaStore } from "../block/store.js";
-import { btreeSet } from "../btree/btree.js";
+import { btreeCountBlocks, btreeSet } from "../btree/btree.js";
+import { NODE_CAPACITY } from "../btree/node.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import type { MountDataAlloc } from "../alloc/data_alloc.js";
 import type { ItemCache } from "../item/cache.js";
@@ -36,6 +37,8 @@ export class MountLog implements Committer {
   cache!: ItemCache;
   /** avail blocks at the start of the transaction: the level early commits are measured against */
   private availAtOpen = 0;
+  /** blocks in the committed log tree, counted at each commit from its parent blocks */
+  private treeBlocks = 0;
 
   constructor(
     private readonly store: MetaStore,
@@ -55,6 +58,7 @@ export class MountLog implements Committer {
       (want) => this.server.lendMeta(open.lt.rid, want, this.cache.dirtyDeletes * 2 > this.cache.dirtyCount),
     );
     this.availAtOpen = this.lists.avail.length;
+    this.treeBlocks = await btreeCountBlocks(this.store, open.lt.itemRoot);
     this.w = new BlockWriter(this.store, this.lists, open.seq);
     this.data.open(this.w, open.lt.dataAvail, open.lt.dataFreed);
   }
@@ -65,14 +69,20 @@ export class MountLog implements Committer {
 
   /*
    * Items take metadata blocks only when a commit writes them: each dirty
-   * item may copy one leaf of the log tree, so commit before the dirty
-   * items could need more blocks than avail holds.  (A commit that still
-   * runs dry borrows from the server: lendMeta.)
+   * item may copy one existing block of the log tree (never more than the
+   * tree has), and new items fill new leaves at worst a third full.  Commit
+   * before that could need more blocks than avail holds.  (A commit that
+   * still runs dry borrows from the server: lendMeta.)
    */
+  commitBlocksEstimate(): number {
+    const copied = Math.min(this.cache.dirtyCount, this.treeBlocks) * 1.05;
+    return copied + this.cache.dirtyBytes / (NODE_CAPACITY / 3) + 32;
+  }
+
   needsCommit(): boolean {
     return (
       this.cache.dirtyBytes >= this.limits.dirtyBytesMax ||
-      this.cache.dirtyCount > this.lists.avail.length ||
+      this.commitBlocksEstimate() > this.lists.avail.length ||
       this.lists.avail.length < Math.max(16, this.availAtOpen / 4) ||
       (this.hasDirty() && this.data.availBlocks() < 256)
     );

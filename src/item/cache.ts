@@ -66,7 +66,8 @@ function groupEnd(k: Key): Key {
 export class ItemCache implements FsItems {
   private items = new SortedMap<Key, CItem>(undefined, keyCompare);
   private ranges = new SortedMap<Key, CRange>(undefined, keyCompare);
-  private dirtyKeys = new SortedMap<Key, true>(undefined, keyCompare);
+  /** the dirty items, by key, pointing at their cache entries (no second lookup at commit) */
+  private dirtyKeys = new SortedMap<Key, CItem>(undefined, keyCompare);
   private gen = 0;
   private tick = 0;
   bytes = 0;
@@ -190,17 +191,28 @@ export class ItemCache implements FsItems {
 
   private put(key: Key, value: Buffer | null): void {
     assert(this.trans.held(), "item changed outside a transaction hold");
+    const seq = this.trans.seq;
     const old = this.items.get(key);
-    if (old) this.bytes -= itemBytes(old.value);
-    if (old?.dirty) {
-      this.dirtyBytes -= itemBytes(old.value);
-      if (old.value === null) this.dirtyDeletes--;
+    if (old) {
+      // change the entry in place: one tree walk, not a get and a set
+      this.bytes += itemBytes(value) - itemBytes(old.value);
+      if (old.dirty) {
+        this.dirtyBytes -= itemBytes(old.value);
+        if (old.value === null) this.dirtyDeletes--;
+      } else {
+        old.dirty = true;
+        this.dirtyKeys.set(key, old);
+      }
+      old.value = value;
+      old.seq = seq;
+    } else {
+      const it: CItem = { value, dirty: true, seq };
+      this.items.set(key, it);
+      this.dirtyKeys.set(key, it);
+      this.bytes += itemBytes(value);
     }
-    if (value === null) this.dirtyDeletes++;
-    this.items.set(key, { value, dirty: true, seq: this.trans.seq });
-    this.bytes += itemBytes(value);
     this.dirtyBytes += itemBytes(value);
-    this.dirtyKeys.set(key, true);
+    if (value === null) this.dirtyDeletes++;
   }
 
   set(key: Key, value: Buffer): void {
@@ -221,10 +233,7 @@ export class ItemCache implements FsItems {
 
   /** the dirty items in key order: null value for a deletion */
   *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number }> {
-    for (const k of this.dirtyKeys.keys()) {
-      const it = this.items.get(k)!;
-      yield { key: k, value: it.value, seq: it.seq };
-    }
+    for (const [k, it] of this.dirtyKeys.entries()) yield { key: k, value: it.value, seq: it.seq };
   }
 
   /**
@@ -234,8 +243,7 @@ export class ItemCache implements FsItems {
    * so it stays cached (and evictable) instead of being read back.
    */
   markClean(): void {
-    for (const k of this.dirtyKeys.keys()) {
-      const it = this.items.get(k)!;
+    for (const [k, it] of this.dirtyKeys.entries()) {
       if (it.value === null) {
         this.items.delete(k);
         this.bytes -= itemBytes(it.value);

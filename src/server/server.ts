@@ -86,7 +86,7 @@ export class Server implements ServerApi {
   ) {
     const total = sb.totalMetaBlocks;
     this.opts = {
-      clientMetaAvailBlocks: opts.clientMetaAvailBlocks ?? Math.max(32, Math.min(2048, Math.floor(total / 8))),
+      clientMetaAvailBlocks: opts.clientMetaAvailBlocks ?? Math.max(32, Math.min(8192, Math.floor(total / 8))),
       clientDataAvailBlocks: opts.clientDataAvailBlocks ?? Math.max(16, Math.min(65536, Math.floor(sb.totalDataBlocks / 16))),
       mergeThresholdBlocks: opts.mergeThresholdBlocks ?? Math.max(32, Math.min(4096, Math.floor(total / 16))),
       mergeBatchItems: opts.mergeBatchItems ?? 4000,
