@@ -46,3 +46,26 @@ test("items written by a mount that never unmounted are recovered at the next mo
   assert.ok((await m2.fs.read(k.ino, 0, 10000)).equals(Buffer.alloc(10000, 7)));
   await m2.unmount();
 });
+
+test("an unlinked file still open at a crash is deleted, with its data, at the next mount", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const f = await m.fs.create(1, "doomed", 0o100644, 0, 0);
+  await m.fs.open(f.ino);
+  await m.fs.write(f.ino, 0, Buffer.alloc(4 << 20, 5));
+  await m.sync();
+  const freeWithFile = (await m.fs.statfs()).bfree;
+  await m.fs.unlink(1, "doomed");
+  assert.equal((await m.fs.read(f.ino, 0, 10)).length, 10, "still readable while open");
+  await m.sync();
+  m.abandon();
+
+  const m2 = await simMount(d);
+  await assert.rejects(m2.fs.getattr(f.ino), (e: unknown) => (e as { errno?: string }).errno === "ENOENT");
+  await m2.sync();
+  await m2.unmount();
+  const m3 = await simMount(d);
+  const free = (await m3.fs.statfs()).bfree;
+  assert.ok(free >= freeWithFile + 1000, `data blocks came back: ${free} free now, ${freeWithFile} with the file`);
+  await m3.unmount();
+});
