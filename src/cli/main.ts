@@ -7,7 +7,7 @@
  * "scoutfs CMD: message", operating errors "scoutfs: CMD failed: message",
  * both with exit status 1.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { FORMAT_VERSION_MAX, FORMAT_VERSION_MIN } from "../format/constants.js";
 import { FileBlockDevice } from "../block/device.js";
 import { mkfsCommand } from "./cmd_mkfs.js";
@@ -131,7 +131,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-void Option;
 // output piped into a reader that stops early (| head): stop quietly, as C tools do
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (e: NodeJS.ErrnoException) => {

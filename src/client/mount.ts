@@ -11,7 +11,6 @@
  * orphans by a crash are deleted.
  */
 import { randomBytes } from "node:crypto";
-import { DATA_BLOCK_SIZE } from "../format/constants.js";
 import type { BlockDevice } from "../block/device.js";
 import { FileBlockDevice } from "../block/device.js";
 import { MetaStore } from "../block/store.js";
@@ -103,12 +102,7 @@ export class Mount {
       dataAlloc.free_ = statfs.freeDataBlocks;
     };
     await refreshStatfs();
-    const origCommit = log.commit.bind(log);
-    log.commit = async () => {
-      const seq = await origCommit();
-      await refreshStatfs();
-      return seq;
-    };
+    log.afterCommit = refreshStatfs;
     const fs = new Filesystem(storage);
     const m = new Mount(metaDev, dataDev, server, rid, store, cache, trans, log, fs, forest);
     await fs.deleteOrphans();
@@ -135,4 +129,3 @@ export class Mount {
   }
 }
 
-export const DATA_BLOCK_BYTES = DATA_BLOCK_SIZE;

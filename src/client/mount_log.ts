@@ -35,6 +35,8 @@ export class MountLog implements Committer {
   private w!: BlockWriter;
   seq = 0;
   cache!: ItemCache;
+  /** called after each commit is durable (the mount refreshes what statfs reports) */
+  afterCommit: (() => Promise<void>) | undefined;
   /** avail blocks at the start of the transaction: the level early commits are measured against */
   private availAtOpen = 0;
   /** blocks in the committed log tree, counted at each commit from its parent blocks */
@@ -111,6 +113,7 @@ export class MountLog implements Committer {
     const next = await this.server.commitLogTrees(lt);
     this.cache.markClean();
     await this.adopt(next);
+    await this.afterCommit?.();
     return next.seq;
   }
 }

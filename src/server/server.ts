@@ -29,7 +29,7 @@
  * finalized trees, which stay in place until the merge is done.
  * (The original spreads merge work over clients; here the server does it.)
  */
-import { BLOCK_LG_SIZE, ITEM_FLAG_DELETION, LENT_BLKNOS_PER_ITEM, MOUNTED_CLIENT_TYPE, ZONE } from "../format/constants.js";
+import { ITEM_FLAG_DELETION, LENT_BLKNOS_PER_ITEM, MOUNTED_CLIENT_TYPE, ZONE } from "../format/constants.js";
 import { KEY_MAX, KEY_MIN, makeKey } from "../format/key.js";
 import {
   EMPTY_ALLOC_ROOT, EMPTY_LIST, EMPTY_ROOT, LOG_TREES_FLAG_FINALIZED, decodeLogTrees, encodeLogTrees,
@@ -534,4 +534,3 @@ export async function freeRuns(w: BlockWriter, tree: ExtentTree, blknos: number[
   }
 }
 
-export const META_BLOCK_BYTES = BLOCK_LG_SIZE;
