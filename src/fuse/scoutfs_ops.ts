@@ -1,0 +1,374 @@
+/*
+ * ScoutfsFuseOps: the FUSE low-level ops (ops.ts) over the fs layer's
+ * Filesystem (src/fs/filesystem.ts).  Both speak inode numbers, names as
+ * bytes and Linux flag values, so most ops are a direct call plus a
+ * conversion of the fs Attr into a FuseAttr / FuseEntry.
+ *
+ * Design and invariants:
+ * * Inode numbers are the fs's; the root is inode 1 on both sides.
+ *   scoutfs never reuses inode numbers (the server hands out ever larger
+ *   ranges), so the generation is a constant (GENERATION) and
+ *   nodeid:generation stays unique for the life of the filesystem.
+ * * Lookup counts: every reply carrying an entry (lookup, mknod, mkdir,
+ *   symlink, link, create, tmpfile, readdirplus entries other than "." and
+ *   "..") adds one to `lookups`; forget() takes off what the kernel says.
+ *   The counts are bookkeeping only (lookupCount() for tests): the fs
+ *   keeps an inode findable while it has names or open handles, which is
+ *   what the kernel relies on (it does no I/O on an inode without an open
+ *   file, and getattr of an unlinked, closed inode may fail with ENOENT).
+ * * Open handles: open/create call fs.open (tmpfile is counted by the fs
+ *   itself), release calls fs.release, so a file unlinked while open stays
+ *   alive (an orphan) until its last release, and is deleted then; orphans
+ *   left by a crash are deleted at the next mount.  The fh is the inode
+ *   number (the fs counts handles per inode; nothing is kept per handle).
+ *   Directories need no handle: opendir/releasedir are not implemented
+ *   (the session defaults: fh 0, success).
+ * * Readdir offsets are the fs's readdir positions: "." 0, ".." 1, then the
+ *   stored entries' positions; an entry's nextOffset is its nextPos.
+ * * Umask: the fs layer has no ACLs yet, so the session must be started
+ *   with posixAcl: false (SCOUTFS_SESSION_OPTIONS below); then DONT_MASK
+ *   is not negotiated and the kernel applies the umask itself.  The ops
+ *   still apply the umask they are given (idempotent when the kernel
+ *   already did; required by the ops.ts contract if DONT_MASK ever is
+ *   negotiated, as there is never a default ACL to decide instead).
+ *   Without ACL support, the system.posix_acl_* xattrs are refused with
+ *   EOPNOTSUPP rather than stored as plain, unenforced xattrs.
+ * * Write buffers are views of the session's read buffer; fs.write copies
+ *   the bytes into its own block buffers before its promise settles.
+ * * Open with O_TRUNC truncates here (ATOMIC_O_TRUNC is negotiated).
+ * * Errors: the fs throws FsError with an errno name, which the session
+ *   maps; nothing here catches them except where noted.
+ * * Permissions are the kernel's (the mount uses default_permissions);
+ *   clearing setuid/setgid on write/chown comes from the kernel as SETATTR.
+ */
+import { Buffer } from "node:buffer";
+import type { Filesystem } from "../fs/filesystem.js";
+import type { Attr, SetAttrChanges } from "../fs/types.js";
+import {
+  FuseError,
+  type FuseAttr,
+  type FuseAttrReply,
+  type FuseConnInfo,
+  type FuseCreateReply,
+  type FuseCtx,
+  type FuseDirent,
+  type FuseDirentPlus,
+  type FuseEntry,
+  type FuseOpenReply,
+  type FuseOps,
+  type FuseSetattr,
+  type FuseStatfs,
+} from "./ops.js";
+import { direntSize, direntplusSize } from "./protocol.js";
+import type { SessionOptions } from "./session.js";
+
+/** session options ScoutfsFuseOps needs: no POSIX ACLs (the fs cannot keep them yet) */
+export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
+  posixAcl: false,
+  entryTimeout: 1,
+  attrTimeout: 1,
+};
+
+const GENERATION = 1;
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0;
+const O_TRUNC = 0o1000;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+
+export interface ScoutfsFuseOpsOptions {
+  /** seconds the kernel caches names (default 1) */
+  entryTimeout?: number;
+  /** seconds the kernel caches attributes (default 1) */
+  attrTimeout?: number;
+  /** let the kernel keep cached pages across opens (default true: this mount is the only writer) */
+  keepCache?: boolean;
+}
+
+/** the fs Attr as the kernel wants it */
+export function toFuseAttr(a: Attr): FuseAttr {
+  return {
+    ino: a.ino,
+    size: a.size,
+    blocks: a.blocks,
+    atime: { sec: a.atime.sec, nsec: a.atime.nsec },
+    mtime: { sec: a.mtime.sec, nsec: a.mtime.nsec },
+    ctime: { sec: a.ctime.sec, nsec: a.ctime.nsec },
+    mode: a.mode,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    rdev: a.rdev >>> 0,
+    blksize: a.blksize || 4096,
+  };
+}
+
+function isAclName(name: Buffer): boolean {
+  const s = name.toString("latin1");
+  return s === "system.posix_acl_access" || s === "system.posix_acl_default";
+}
+
+function split0(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0) {
+      out.push(Buffer.from(buf.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  if (start < buf.length) out.push(Buffer.from(buf.subarray(start)));
+  return out;
+}
+
+export class ScoutfsFuseOps implements FuseOps {
+  private readonly lookups = new Map<number, number>();
+  private readonly entryTimeout: number;
+  private readonly attrTimeout: number;
+  private readonly keepCache: boolean;
+  /** what INIT agreed (null before INIT) */
+  conn: FuseConnInfo | null = null;
+
+  constructor(
+    readonly fs: Filesystem,
+    opts: ScoutfsFuseOpsOptions = {},
+  ) {
+    this.entryTimeout = opts.entryTimeout ?? 1;
+    this.attrTimeout = opts.attrTimeout ?? 1;
+    this.keepCache = opts.keepCache ?? true;
+  }
+
+  /** the kernel's lookup count of ino as this side has counted it */
+  lookupCount(ino: number): number {
+    return this.lookups.get(ino) ?? 0;
+  }
+
+  /** inodes the kernel holds lookups on */
+  lookupTotal(): number {
+    return this.lookups.size;
+  }
+
+  /* ---------------------------------------------------------------- */
+
+  private entry(a: Attr): FuseEntry {
+    this.lookups.set(a.ino, (this.lookups.get(a.ino) ?? 0) + 1);
+    return { attr: toFuseAttr(a), generation: GENERATION, entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
+  }
+
+  private attrReply(a: Attr): FuseAttrReply {
+    return { attr: toFuseAttr(a), attrTimeout: this.attrTimeout };
+  }
+
+  private openReply(ino: number): FuseOpenReply {
+    return { fh: ino, keepCache: this.keepCache };
+  }
+
+  /* ---------------------------------------------------------------- */
+
+  init(info: FuseConnInfo): void {
+    this.conn = info;
+  }
+
+  async destroy(): Promise<void> {
+    // the daemon commits at unmount (Mount.unmount); nothing is held here
+  }
+
+  async lookup(_ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry> {
+    return this.entry(await this.fs.lookup(parent, name));
+  }
+
+  forget(ino: number, nlookup: number): void {
+    const left = (this.lookups.get(ino) ?? 0) - nlookup;
+    if (left > 0) this.lookups.set(ino, left);
+    else this.lookups.delete(ino);
+  }
+
+  async getattr(_ctx: FuseCtx, ino: number, _fh: number | null): Promise<FuseAttrReply> {
+    return this.attrReply(await this.fs.getattr(ino));
+  }
+
+  async setattr(_ctx: FuseCtx, ino: number, c: FuseSetattr): Promise<FuseAttrReply> {
+    const ch: SetAttrChanges = {};
+    if (c.mode !== undefined) ch.mode = c.mode & 0o7777;
+    if (c.uid !== undefined) ch.uid = c.uid;
+    if (c.gid !== undefined) ch.gid = c.gid;
+    if (c.size !== undefined) ch.size = c.size;
+    if (c.atime !== undefined) ch.atime = c.atime;
+    if (c.mtime !== undefined) ch.mtime = c.mtime;
+    if (c.ctime !== undefined) ch.ctime = c.ctime;
+    if (c.killSuidgid) {
+      const cur = await this.fs.getattr(ino);
+      const mode = ch.mode ?? cur.mode & 0o7777;
+      ch.mode = mode & ~0o4000 & ~(mode & 0o10 ? 0o2000 : 0);
+    }
+    return this.attrReply(await this.fs.setattr(ino, ch));
+  }
+
+  async readlink(_ctx: FuseCtx, ino: number): Promise<Buffer> {
+    return this.fs.readlink(ino);
+  }
+
+  async symlink(ctx: FuseCtx, parent: number, name: Buffer, target: Buffer): Promise<FuseEntry> {
+    return this.entry(await this.fs.symlink(parent, name, target, ctx.uid, ctx.gid));
+  }
+
+  async mknod(ctx: FuseCtx, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<FuseEntry> {
+    const m = (mode & S_IFMT) | (mode & 0o7777 & ~umask);
+    return this.entry(await this.fs.mknod(parent, name, m, ctx.uid, ctx.gid, rdev));
+  }
+
+  async mkdir(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number): Promise<FuseEntry> {
+    return this.entry(await this.fs.mkdir(parent, name, mode & 0o7777 & ~umask, ctx.uid, ctx.gid));
+  }
+
+  async unlink(_ctx: FuseCtx, parent: number, name: Buffer): Promise<void> {
+    await this.fs.unlink(parent, name);
+  }
+
+  async rmdir(_ctx: FuseCtx, parent: number, name: Buffer): Promise<void> {
+    await this.fs.rmdir(parent, name);
+  }
+
+  async rename(_ctx: FuseCtx, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void> {
+    if (flags & 4) throw new FuseError("EINVAL", "RENAME_WHITEOUT is not supported");
+    await this.fs.rename(parent, name, newParent, newName, flags);
+  }
+
+  async link(_ctx: FuseCtx, ino: number, newParent: number, newName: Buffer): Promise<FuseEntry> {
+    return this.entry(await this.fs.link(ino, newParent, newName));
+  }
+
+  async open(_ctx: FuseCtx, ino: number, flags: number): Promise<FuseOpenReply> {
+    await this.fs.open(ino);
+    try {
+      if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) {
+        const a = await this.fs.getattr(ino);
+        if ((a.mode & S_IFMT) === S_IFREG && a.size !== 0) await this.fs.setattr(ino, { size: 0 });
+      }
+    } catch (e) {
+      await this.fs.release(ino).catch(() => {});
+      throw e;
+    }
+    return this.openReply(ino);
+  }
+
+  async create(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {
+    const a = await this.fs.create(parent, name, S_IFREG | (mode & 0o7777 & ~umask), ctx.uid, ctx.gid);
+    await this.fs.open(a.ino);
+    return { ...this.entry(a), ...this.openReply(a.ino) };
+  }
+
+  async tmpfile(ctx: FuseCtx, parent: number, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {
+    // the fs counts the tmpfile's handle itself (it is an open orphan from the start)
+    const a = await this.fs.tmpfile(parent, S_IFREG | (mode & 0o7777 & ~umask), ctx.uid, ctx.gid);
+    return { ...this.entry(a), ...this.openReply(a.ino) };
+  }
+
+  async read(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<Buffer> {
+    return this.fs.read(ino, offset, size);
+  }
+
+  async write(_ctx: FuseCtx, ino: number, _fh: number, offset: number, data: Buffer, _writeFlags: number, _openFlags: number): Promise<number> {
+    return this.fs.write(ino, offset, data);
+  }
+
+  async release(_ctx: FuseCtx, ino: number, _fh: number, _flags: number, _releaseFlags: number, _lockOwner: bigint): Promise<void> {
+    await this.fs.release(ino);
+  }
+
+  async flush(_ctx: FuseCtx, _ino: number, _fh: number, _lockOwner: bigint): Promise<void> {
+    // writes are not buffered here; durability is fsync's
+  }
+
+  async fsync(_ctx: FuseCtx, ino: number, _fh: number, _datasync: boolean): Promise<void> {
+    await this.fs.fsync(ino);
+  }
+
+  async fsyncdir(_ctx: FuseCtx, ino: number, _fh: number, _datasync: boolean): Promise<void> {
+    await this.fs.fsync(ino);
+  }
+
+  async syncfs(_ctx: FuseCtx, ino: number): Promise<void> {
+    await this.fs.fsync(ino);
+  }
+
+  async statfs(_ctx: FuseCtx, _ino: number): Promise<FuseStatfs> {
+    const s = await this.fs.statfs();
+    return {
+      blocks: s.blocks,
+      bfree: s.bfree,
+      bavail: s.bavail,
+      files: s.files,
+      ffree: s.ffree,
+      bsize: s.bsize,
+      namelen: s.namelen,
+      frsize: s.frsize || s.bsize,
+    };
+  }
+
+  async setxattr(_ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number): Promise<void> {
+    if (isAclName(name)) throw new FuseError("EOPNOTSUPP", "POSIX ACLs are not supported");
+    // the fs encodes the value into its own items before the promise settles
+    await this.fs.setxattr(ino, name, value, flags);
+  }
+
+  async getxattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<Buffer> {
+    if (isAclName(name)) throw new FuseError("ENODATA");
+    return this.fs.getxattr(ino, name);
+  }
+
+  async listxattr(_ctx: FuseCtx, ino: number): Promise<Buffer[]> {
+    // the raw NUL-terminated names (names are bytes, not necessarily UTF-8)
+    const raw = await this.fs.listxattr(ino, Number.MAX_SAFE_INTEGER);
+    return typeof raw === "number" ? [] : split0(raw);
+  }
+
+  async removexattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<void> {
+    if (isAclName(name)) throw new FuseError("ENODATA");
+    await this.fs.removexattr(ino, name);
+  }
+
+  async readdir(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<FuseDirent[]> {
+    const max = Math.max(1, Math.floor(size / direntSize("x")));
+    const out: FuseDirent[] = [];
+    let used = 0;
+    for (const d of await this.fs.readdir(ino, offset, max)) {
+      const sz = direntSize(d.nameBuf);
+      if (used + sz > size) break;
+      used += sz;
+      out.push({ name: d.nameBuf, ino: d.ino, type: d.type, nextOffset: d.nextPos });
+    }
+    return out;
+  }
+
+  async readdirplus(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<FuseDirentPlus[]> {
+    const max = Math.max(1, Math.floor(size / direntplusSize("x")));
+    const out: FuseDirentPlus[] = [];
+    let used = 0;
+    for (const d of await this.fs.readdir(ino, offset, max)) {
+      const sz = direntplusSize(d.nameBuf);
+      if (used + sz > size) break; // not counted: it is not returned
+      used += sz;
+      const dot = d.nameBuf.length <= 2 && (d.name === "." || d.name === "..");
+      let entry: FuseEntry | null = null;
+      if (!dot) {
+        try {
+          entry = this.entry(await this.fs.getattr(d.ino));
+        } catch (e) {
+          // removed since the readdir: give the name alone
+          if ((e as { errno?: string }).errno !== "ENOENT") throw e;
+        }
+      }
+      out.push(entry ? { name: d.nameBuf, entry, nextOffset: d.nextPos } : { name: d.nameBuf, entry: null, ino: d.ino, type: d.type, nextOffset: d.nextPos });
+    }
+    return out;
+  }
+
+  async fallocate(_ctx: FuseCtx, ino: number, _fh: number, offset: number, length: number, mode: number): Promise<void> {
+    await this.fs.fallocate(ino, mode, offset, length);
+  }
+
+  async lseek(_ctx: FuseCtx, ino: number, _fh: number, offset: number, whence: number): Promise<number> {
+    return this.fs.lseek(ino, offset, whence);
+  }
+}
