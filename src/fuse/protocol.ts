@@ -31,7 +31,7 @@
  *   we accept.
  */
 import { Buffer } from "node:buffer";
-import { FuseError, type Timespec } from "./ops.js";
+import { FuseError, type FuseAttr, type Timespec } from "./ops.js";
 
 export const FUSE_KERNEL_VERSION = 7;
 /** the newest minor we speak (Linux 6.18 sends 7.45) */
@@ -1154,20 +1154,7 @@ function notifyHeader(code: number, bodyLen: number): Buffer {
 /* ------------------------------------------------------------------ */
 /* conversions between ops.ts shapes and wire structs                  */
 
-export function attrToWire(a: {
-  ino: number;
-  size: number;
-  blocks: number;
-  atime: Timespec;
-  mtime: Timespec;
-  ctime: Timespec;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-}): AttrT {
+export function attrToWire(a: FuseAttr): AttrT {
   return {
     ino: a.ino,
     size: a.size,
