@@ -12,6 +12,8 @@ import { FORMAT_VERSION_MAX, FORMAT_VERSION_MIN } from "../format/constants.js";
 import { FileBlockDevice } from "../block/device.js";
 import { mkfsCommand } from "./cmd_mkfs.js";
 import { printMeta } from "./print.js";
+import { daemonMain, installMountHelper, mountCommand } from "./daemon.js";
+import { umountCommand } from "./cmd_umount.js";
 import { UsageError } from "./parse.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
@@ -55,6 +57,41 @@ const commands: CmdSpec[] = [
             err,
           );
         }),
+  },
+  {
+    name: "mount",
+    group: "Core admin",
+    args: "-o OPTIONS DATA-DEVICE MOUNTPOINT",
+    doc: "Mount a ScoutFS filesystem (as mount -t scoutfs), leaving its daemon running",
+    build: (c) =>
+      c
+        .argument("<DATA-DEVICE>")
+        .argument("<MOUNTPOINT>")
+        .requiredOption("-o, --options <OPTIONS>", "scoutfs(5) mount options, metadev_path=META-DEVICE required", (v, p: string | undefined) => (p ? `${p},${v}` : v))
+        .option("-v, --verbose", "Say where the daemon logs")
+        .action(async (data: string, mnt: string, o: { options: string; verbose?: boolean }) => {
+          await mountCommand({ options: o.options, data, mountpoint: mnt, verbose: o.verbose ? err : undefined });
+        }),
+  },
+  {
+    name: "umount",
+    group: "Core admin",
+    args: "MOUNTPOINT",
+    doc: "Unmount a ScoutFS filesystem and wait for its daemon to exit",
+    build: (c) =>
+      c.argument("<MOUNTPOINT>").action(async (mnt: string) => {
+        await umountCommand(mnt);
+      }),
+  },
+  {
+    name: "install-mount-helper",
+    group: "Core admin",
+    args: "[--prefix DIR]",
+    doc: "Install mount.scoutfs so that mount -t scoutfs works",
+    build: (c) =>
+      c.option("--prefix <DIR>", "Directory to install mount.scoutfs in", "/sbin").action(async (o: { prefix: string }) => {
+        out(installMountHelper(o.prefix));
+      }),
   },
   {
     name: "print",
@@ -105,6 +142,11 @@ export async function main(argv: string[]): Promise<number> {
     err(usage());
     return name === undefined ? 1 : 0;
   }
+  if (name === "__daemon") {
+    // hidden: the mount daemon started by `scoutfs mount` (daemon.ts)
+    await daemonMain(argv.slice(1));
+    return 0;
+  }
   const spec = commands.find((c) => c.name === name);
   if (!spec) {
     err(`scoutfs: unrecognized command: '${name}'`);
@@ -121,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1; // commander printed its own message or help
     if (e instanceof UsageError) {
       err(`scoutfs ${spec.name}: ${e.message}`);
-      err(`Try 'scoutfs ${spec.name} --help' for more information.`);
+      if (spec.name !== "mount") err(`Try 'scoutfs ${spec.name} --help' for more information.`); // mount: one line, as mount(8)
       return e.exitCode;
     }
     rethrowBugs(e);
