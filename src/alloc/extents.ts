@@ -25,8 +25,8 @@ import { ZONE } from "../format/constants.js";
 import { makeKey, keyFirst, keySecond } from "../format/key.js";
 import type { AllocRoot } from "../format/structs.js";
 import type { BlockWriter, MetaStore } from "../block/store.js";
-import { btreeDelete, btreeLookup, btreeNext, btreePrev, btreeSet, btreeWalk } from "../btree/btree.js";
-import { FsError, CorruptionError } from "../util/errors.js";
+import { btreeDelete, btreeNext, btreePrev, btreeSet, btreeWalk } from "../btree/btree.js";
+import { CorruptionError } from "../util/errors.js";
 
 const U53 = Number.MAX_SAFE_INTEGER;
 
@@ -118,23 +118,6 @@ export class ExtentTree {
     return { start: start + len - take, len: take };
   }
 
-  /** remove exactly [start, start+len), which must be free (mkfs, resize) */
-  async remove(w: BlockWriter, start: number, len: number): Promise<void> {
-    const prev = await btreePrev(w.store, this.root.root, blknoKey(start), blknoKey(0));
-    if (!prev) throw new FsError("ENOSPC", `blocks ${start}+${len} are not free`);
-    const ps = keyFirst(prev.key);
-    const pl = valLen(prev.value);
-    if (ps + pl < start + len) throw new FsError("ENOSPC", `blocks ${start}+${len} are not free`);
-    await this.delRecord(w, ps, pl);
-    if (start > ps) await this.addRecord(w, ps, start - ps);
-    if (ps + pl > start + len) await this.addRecord(w, start + len, ps + pl - (start + len));
-  }
-
-  async isFree(store: MetaStore, blkno: number): Promise<boolean> {
-    const prev = await btreePrev(store, this.root.root, blknoKey(blkno), blknoKey(0));
-    return prev !== undefined && keyFirst(prev.key) + valLen(prev.value) > blkno;
-  }
-
   /** every extent in block order */
   async list(store: MetaStore): Promise<Extent[]> {
     const out: Extent[] = [];
@@ -143,10 +126,5 @@ export class ExtentTree {
       return true;
     });
     return out;
-  }
-
-  async lookup(store: MetaStore, start: number): Promise<number | undefined> {
-    const it = await btreeLookup(store, this.root.root, blknoKey(start));
-    return it ? valLen(it.value) : undefined;
   }
 }

@@ -76,10 +76,6 @@ export class MetaList {
     return list;
   }
 
-  /** every block of a list's committed copy, for print and checks */
-  static async storageBlocks(store: MetaStore, head: AllocListHead): Promise<number[]> {
-    return (await MetaList.load(store, head)).storage;
-  }
 }
 
 /** A MetaAllocator over an avail and a freed list. */

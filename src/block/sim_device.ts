@@ -42,9 +42,6 @@ export class MemBlockDevice implements BlockDevice {
   private durable: Map<number, Buffer> = new Map(); // 4 KiB pages
   private current: Map<number, Buffer> = new Map();
   private pending: PendingWrite[] = [];
-  /** when set, writes after this many more are silently dropped (power already lost) */
-  failAfterWrites: number | undefined;
-  writesSeen = 0;
   syncs = 0;
 
   constructor(
@@ -95,15 +92,12 @@ export class MemBlockDevice implements BlockDevice {
 
   async write(offset: number, data: Buffer): Promise<void> {
     this.check(offset, data.length);
-    this.writesSeen++;
-    if (this.failAfterWrites !== undefined && this.writesSeen > this.failAfterWrites) return;
     if (!this.power.use()) return;
     this.writeTo(this.current, offset, data);
     this.pending.push({ offset, data: Buffer.from(data) });
   }
 
   async sync(): Promise<void> {
-    if (this.failAfterWrites !== undefined && this.writesSeen > this.failAfterWrites) return;
     if (!this.power.use()) return; // a sync is an event the power can be cut before
     for (const w of this.pending) this.applyDurable(w.offset, w.data);
     this.pending = [];
@@ -143,8 +137,6 @@ export class MemBlockDevice implements BlockDevice {
     });
     this.pending = [];
     this.current = new Map(this.durable);
-    this.failAfterWrites = undefined;
-    this.writesSeen = 0;
     this.power = new Power();
   }
 
@@ -157,10 +149,6 @@ export class MemBlockDevice implements BlockDevice {
       copy[byteOffset - pg * MemBlockDevice.PAGE]! ^= 1 << bit;
       pages.set(pg, copy);
     }
-  }
-
-  pendingWrites(): number {
-    return this.pending.length;
   }
 
   sizeBytes(): number {

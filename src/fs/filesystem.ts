@@ -20,7 +20,8 @@
 import type { FsStorage } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
-import { InodeLocks, Mutex, excl, shared } from "./locks.js";
+import { InodeLocks, excl, shared } from "./locks.js";
+import { Mutex } from "../util/mutex.js";
 import { OpInodes, readInode, toAttr } from "./inode.js";
 import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
@@ -202,7 +203,7 @@ export class Filesystem {
         () => renameInos(this.ctx, oldDir, on, newDir, nn),
         () => renameOp(this.env, oldDir, on, newDir, nn, flags),
       );
-    return oldDir === newDir ? go() : this.renameMutex.with(go);
+    return oldDir === newDir ? go() : this.renameMutex.run(go);
   }
 
   /**

@@ -1,6 +1,6 @@
 /*
  * Local serialization of fs operations: a shared/exclusive lock per
- * inode number, and a plain mutex.
+ * inode number (the plain mutex for renames is util/mutex.ts).
  *
  * Requests arrive concurrently and every await is a point where another
  * operation may run, so an operation locks every inode whose items it
@@ -107,18 +107,3 @@ export class InodeLocks {
 
 export const excl = (...inos: number[]): LockRequest[] => inos.map((ino) => ({ ino, excl: true }));
 export const shared = (...inos: number[]): LockRequest[] => inos.map((ino) => ({ ino, excl: false }));
-
-/** a FIFO mutex */
-export class Mutex {
-  private readonly lock = new RwLock();
-
-  async with<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.lock.acquire(true);
-    if (p) await p;
-    try {
-      return await fn();
-    } finally {
-      this.lock.release(true);
-    }
-  }
-}
