@@ -11,47 +11,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { forceUnmount, isMounted } from "../src/fuse/mount.js";
-import { findDaemonPid, logPath } from "../src/cli/daemon.js";
+import { isMounted } from "../src/fuse/mount.js";
+import { findDaemonPid } from "../src/cli/daemon.js";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    execFile(file, args, { encoding: "utf8", timeout: 120_000 }, (e, stdout, stderr) => {
-      const code = e ? (typeof (e as { code?: unknown }).code === "number" ? ((e as { code: number }).code) : 1) : 0;
-      res({ code, stdout, stderr });
-    });
-  });
-}
-const scoutfs = (...args: string[]) => run(process.execPath, [CLI, ...args]);
-
-function inProcMounts(mnt: string): boolean {
-  return fs
-    .readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .some((l) => l.split(" ")[1] === mnt && l.split(" ")[2] === "fuse.scoutfs");
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, cleanupMount, inProcMounts, makeCliFs, run, sbinHelperPossible, scoutfs, type Run } from "./support/cli_harness.js";
 
 async function mountedCycle(mnt: string, mountIt: () => Promise<Run>, file: string): Promise<void> {
   const r = await mountIt();
@@ -70,21 +34,10 @@ async function mountedCycle(mnt: string, mountIt: () => Promise<Run>, file: stri
 const skip = fuseSkipReason();
 
 test("scoutfs mount / umount / mount.scoutfs", { skip: skip ?? false, timeout: 300_000 }, async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cli-mount-"));
-  const meta = path.join(tmp, "meta.img");
-  const data = path.join(tmp, "data.img");
-  const mnt = path.join(tmp, "mnt");
+  const { tmp, meta, data, mnt } = await makeCliFs("cli-mount-");
   const prefix = path.join(tmp, "sbin");
-  fs.mkdirSync(mnt);
   let sbinHelper: string | null = null;
   try {
-    fs.closeSync(fs.openSync(meta, "w"));
-    fs.truncateSync(meta, 2 ** 30);
-    fs.closeSync(fs.openSync(data, "w"));
-    fs.truncateSync(data, 2 ** 30);
-    const mk = await scoutfs("mkfs", "-A", "-Q", "0,127.0.0.1,12345", "-m", "64M", "-d", "256M", meta, data);
-    assert.equal(mk.code, 0, mk.stderr);
-
     // bad and unknown options: one line, status 1, nothing mounted or started
     for (const o of [`metadev_path=${meta},bogus`, `metadev_path=${meta},quorum_slot_nr=xyz`, "quorum_slot_nr=0"]) {
       const r = await scoutfs("mount", "-o", o, data, mnt);
@@ -131,13 +84,7 @@ test("scoutfs mount / umount / mount.scoutfs", { skip: skip ?? false, timeout: 3
     assert.equal((await scoutfs("umount", mnt)).code, 0);
 
     // mount -t scoutfs through /sbin, only if the test can leave /sbin as it found it
-    let sbinOk = false;
-    try {
-      fs.accessSync("/sbin", fs.constants.W_OK);
-      sbinOk = !fs.existsSync("/sbin/mount.scoutfs");
-    } catch {
-      sbinOk = false;
-    }
+    const sbinOk = sbinHelperPossible();
     if (sbinOk) {
       sbinHelper = "/sbin/mount.scoutfs";
       fs.copyFileSync(helper, sbinHelper);
@@ -146,17 +93,7 @@ test("scoutfs mount / umount / mount.scoutfs", { skip: skip ?? false, timeout: 3
     }
   } finally {
     if (sbinHelper) fs.rmSync(sbinHelper, { force: true });
-    const d = findDaemonPid(mnt);
-    if (isMounted(mnt)) await forceUnmount(mnt).catch(() => {});
-    if (d && alive(d.pid)) {
-      try {
-        process.kill(d.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-      fs.rmSync(d.file, { force: true });
-    }
-    for (const dir of ["/var/log/scoutfs", path.join(os.tmpdir(), "scoutfs")]) fs.rmSync(logPath(dir, mnt), { force: true });
+    await cleanupMount(mnt, meta);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });

@@ -11,7 +11,9 @@
  * mounted, or "error <message>".  The parent returns once it has read the
  * line (or fails if the child exits or closes the pipe first), leaving the
  * daemon running.  The daemon writes a pidfile next to its log, keyed by
- * the mountpoint, and removes it when it exits.
+ * the mountpoint, and removes it when it exits.  Before opening the devices
+ * it claims the metadata device (device_lock.ts), so a second daemon on the
+ * same devices never runs beside the first.
  *
  * umount: `umount MNT`, then wait until the pid in the pidfile is gone.
  */
@@ -24,11 +26,15 @@ import { formatMountOptions, parseMountOptions, UsageError, type MountOptions } 
 import { DAEMON_THREADPOOL_SIZE } from "../fuse/threadpool.js";
 import { isMounted, umount } from "../fuse/mount.js";
 import { FsError } from "../util/errors.js";
+import { claimDevice } from "./device_lock.js";
+import { processRunning } from "../util/process.js";
 
 const CLI = fileURLToPath(new URL("./main.js", import.meta.url));
 const SYS_LOG_DIR = "/var/log/scoutfs";
 const READY_TIMEOUT_MS = 120_000;
 const EXIT_TIMEOUT_MS = 120_000;
+/** how long a new daemon waits for an unmounting one on the same metadata device */
+const CLAIM_WAIT_MS = 60_000;
 
 /** "/mnt/scoutfs" -> "mnt-scoutfs", "/" -> "-" */
 export function mountpointKey(mnt: string): string {
@@ -75,15 +81,6 @@ export function findDaemonPid(mnt: string): { pid: number; file: string } | null
   return null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** validate and normalise options; metadev_path made absolute */
 export function prepareOptions(optStr: string): MountOptions {
   const o = parseMountOptions(optStr);
@@ -104,6 +101,15 @@ export async function mountCommand(req: MountRequest): Promise<void> {
   const o = prepareOptions(req.options);
   const mnt = path.resolve(req.mountpoint);
   const data = path.resolve(req.data);
+  if (isMounted(mnt)) {
+    let dead = false;
+    try {
+      fs.statSync(mnt);
+    } catch (e) {
+      dead = (e as NodeJS.ErrnoException).code === "ENOTCONN";
+    }
+    throw new FsError("EBUSY", dead ? `${mnt} is already a mount point, of a daemon that is gone (umount -l ${mnt} clears it)` : `${mnt} is already a mount point`);
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(mnt);
@@ -113,7 +119,6 @@ export async function mountCommand(req: MountRequest): Promise<void> {
   if (!st.isDirectory()) throw new FsError("ENOTDIR", `mount point ${mnt} is not a directory`);
   if (!fs.existsSync(data)) throw new FsError("ENOENT", `data device ${data} does not exist`);
   if (!fs.existsSync(o.metadevPath)) throw new FsError("ENOENT", `metadata device ${o.metadevPath} does not exist`);
-  if (isMounted(mnt)) throw new FsError("EBUSY", `${mnt} is already a mount point`);
   if (req.fake) return;
 
   const dir = usableLogDir();
@@ -171,7 +176,7 @@ export async function umountCommand(mountpoint: string): Promise<void> {
   await umount(mnt);
   if (!d) return;
   const deadline = Date.now() + EXIT_TIMEOUT_MS;
-  while (alive(d.pid)) {
+  while (processRunning(d.pid)) {
     if (Date.now() > deadline) throw new FsError("ETIMEDOUT", `daemon ${d.pid} still running ${EXIT_TIMEOUT_MS / 1000} s after umount`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -197,6 +202,7 @@ export async function daemonMain(args: string[]): Promise<void> {
   try {
     const o = parseMountOptions(optStr);
     console.error(`${stamp()} scoutfs: mounting ${data} on ${mnt} (${optStr}), pid ${process.pid}`);
+    await claimDevice(dir, o.metadevPath, mnt, CLAIM_WAIT_MS, isMounted);
     const { runMountDaemon } = await import("./cmd_mount.js");
     const d = await runMountDaemon(o.metadevPath, data, mnt, {
       client: { inoAllocPerLock: o.inoAllocPerLock },

@@ -1,0 +1,99 @@
+/*
+ * Helpers for tests that drive the `scoutfs` command as a user would:
+ * run it (or any program) as a child and collect status and output, make
+ * a fresh filesystem on sparse image files, look at /proc/mounts, and
+ * clean up a mount point whatever state it was left in (mounted, dead
+ * daemon, stale pidfile).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { forceUnmount, isMounted } from "../../src/fuse/mount.js";
+import { findDaemonPid, logPath } from "../../src/cli/daemon.js";
+import { processRunning } from "../../src/util/process.js";
+import { removeStaleClaim } from "../../src/cli/device_lock.js";
+
+export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** run a program; never throws for a non-zero status */
+export function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((res) => {
+    execFile(file, args, { encoding: "utf8", timeout: 120_000, ...opts }, (e, stdout, stderr) => {
+      const code = e ? (typeof (e as { code?: unknown }).code === "number" ? (e as { code: number }).code : 1) : 0;
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+/** the scoutfs command of this build */
+export const scoutfs = (...args: string[]): Promise<Run> => run(process.execPath, [CLI, ...args]);
+
+/** is MNT a fuse.scoutfs mount in /proc/mounts */
+export function inProcMounts(mnt: string): boolean {
+  return fs
+    .readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[1] === mnt && l.split(" ")[2] === "fuse.scoutfs");
+}
+
+/** running (a zombie counts as gone) */
+export const alive = processRunning;
+
+export interface CliFs {
+  tmp: string;
+  meta: string;
+  data: string;
+  mnt: string;
+}
+
+/** a temp dir with META and DATA sparse 1 GiB image files holding a new filesystem of the given sizes, and an empty MNT */
+export async function makeCliFs(prefix: string, metaSize = "64M", dataSize = "256M"): Promise<CliFs> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const meta = path.join(tmp, "meta.img");
+  const data = path.join(tmp, "data.img");
+  const mnt = path.join(tmp, "mnt");
+  fs.mkdirSync(mnt);
+  for (const f of [meta, data]) {
+    fs.closeSync(fs.openSync(f, "w"));
+    fs.truncateSync(f, 2 ** 30);
+  }
+  const mk = await scoutfs("mkfs", "-A", "-Q", "0,127.0.0.1,12345", "-m", metaSize, "-d", dataSize, meta, data);
+  if (mk.code !== 0) throw new Error(`mkfs failed: ${mk.stderr}`);
+  return { tmp, meta, data, mnt };
+}
+
+/** detach MNT if mounted, kill its daemon if alive, remove pidfile, logs and the device claim of a dead daemon */
+export async function cleanupMount(mnt: string, meta?: string): Promise<void> {
+  const d = findDaemonPid(mnt);
+  if (isMounted(mnt)) await forceUnmount(mnt).catch(() => {});
+  if (d && alive(d.pid)) {
+    try {
+      process.kill(d.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  if (d) fs.rmSync(d.file, { force: true });
+  for (const dir of ["/var/log/scoutfs", path.join(os.tmpdir(), "scoutfs")]) {
+    fs.rmSync(logPath(dir, mnt), { force: true });
+    if (meta && fs.existsSync(meta)) removeStaleClaim(dir, meta);
+  }
+}
+
+/** can the test put mount.scoutfs in /sbin and take it away again */
+export function sbinHelperPossible(): boolean {
+  try {
+    fs.accessSync("/sbin", fs.constants.W_OK);
+    return !fs.existsSync("/sbin/mount.scoutfs");
+  } catch {
+    return false;
+  }
+}
