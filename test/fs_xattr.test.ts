@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { ROOT, assertConsistent, expectErrno, newFs } from "./support/fs_harness.js";
 import { XATTR_CREATE, XATTR_REPLACE } from "../src/fs/types.js";
 import { XATTR_MAX_VAL_LEN } from "../src/format/constants.js";
+import { aclOfMode, encodeAcl } from "../src/fs/acl.js";
 
 test("set, get, list, remove", async () => {
   const t = newFs();
@@ -10,7 +11,7 @@ test("set, get, list, remove", async () => {
   await t.fs.setxattr(f.ino, "user.a", "one");
   await t.fs.setxattr(f.ino, "trusted.b", Buffer.from([0, 1, 2]));
   await t.fs.setxattr(f.ino, "security.c", "");
-  await t.fs.setxattr(ROOT, "system.posix_acl_default", "acl");
+  await t.fs.setxattr(ROOT, "system.posix_acl_default", encodeAcl(aclOfMode(0o755)));
   assert.equal((await t.fs.getxattr(f.ino, "user.a")).toString(), "one");
   assert.deepEqual(await t.fs.getxattr(f.ino, "trusted.b"), Buffer.from([0, 1, 2]));
   assert.equal((await t.fs.getxattr(f.ino, "security.c")).length, 0);

@@ -48,7 +48,7 @@ export async function runMountDaemon(meta: string, data: string, mountpoint: str
     fuse = await FuseMount.mount(mountpoint, ops, {
       ...SCOUTFS_SESSION_OPTIONS,
       ...opts.fuse,
-      posixAcl: false,
+      posixAcl: m.fs.acl, // the acl/noacl mount option, given to the fs as client.fs.acl
       subtype: "scoutfs",
       source: data,
     });

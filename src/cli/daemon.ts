@@ -205,7 +205,7 @@ export async function daemonMain(args: string[]): Promise<void> {
     await claimDevice(dir, o.metadevPath, mnt, CLAIM_WAIT_MS, isMounted);
     const { runMountDaemon } = await import("./cmd_mount.js");
     const d = await runMountDaemon(o.metadevPath, data, mnt, {
-      client: { inoAllocPerLock: o.inoAllocPerLock },
+      client: { inoAllocPerLock: o.inoAllocPerLock, fs: { acl: o.acl } },
       log: (s) => console.error(`${stamp()} ${s}`),
       exit: false,
     });

@@ -22,6 +22,7 @@ import { Trans } from "../trans/trans.js";
 import { MountDataAlloc } from "../alloc/data_alloc.js";
 import { MountLog } from "./mount_log.js";
 import { Filesystem } from "../fs/filesystem.js";
+import type { FsOptions } from "../fs/types.js";
 import type { FsStorage } from "../fs/storage.js";
 import { inodeItemsFirst, inodeItemsLast } from "../format/fs_items.js";
 import { RealClock, type Clock } from "../util/clock.js";
@@ -36,6 +37,8 @@ export interface MountOptions {
   commitIntervalMs?: number;
   dirtyBytesMax?: number;
   inoAllocPerLock?: number;
+  /** options of the mount's Filesystem (atime, acl) */
+  fs?: FsOptions;
 }
 
 export class Mount {
@@ -103,7 +106,7 @@ export class Mount {
     };
     await refreshStatfs();
     log.afterCommit = refreshStatfs;
-    const fs = new Filesystem(storage);
+    const fs = new Filesystem(storage, opts.fs);
     const m = new Mount(metaDev, dataDev, server, rid, store, cache, trans, log, fs, forest);
     await fs.deleteOrphans();
     return m;

@@ -7,10 +7,13 @@
  * truncate is still a data operation), bumps data_version when the size
  * differs, and sets mtime unless the call sets it.  Clearing setuid and
  * setgid on chown or write is the caller's (FUSE layer's) policy, made
- * with the mode field here.
+ * with the mode field here.  A mode change also rewrites a stored access
+ * ACL (acl.ts), so the ACL's owner, mask and other entries keep matching
+ * the mode.
  */
 import { OpInodes, timeCmp, toAttr } from "./inode.js";
 import { truncateData } from "./data.js";
+import { applyAclWrite, prepareChmodAcl } from "./acl.js";
 import type { FsEnv } from "./namespace.js";
 import type { Attr, SetAttrChanges, Timespec } from "./types.js";
 import { S_IFMT, isDirMode, isRegMode, type InodeVal } from "../format/fs_items.js";
@@ -44,6 +47,8 @@ export async function setattrOp(env: FsEnv, ino: number, ch: SetAttrChanges): Pr
     if (!Number.isSafeInteger(ch.size) || ch.size < 0) throw new FsError("EINVAL", `bad size ${ch.size}`);
     if (ch.size > MAX_FILE_BYTES) throw new FsError("EFBIG", `size ${ch.size} beyond the limit`);
   }
+  const newMode = ch.mode === undefined ? undefined : (v.mode & S_IFMT) | (ch.mode & 0o7777);
+  const aclWrite = env.acl && newMode !== undefined ? await prepareChmodAcl(ctx, ino, newMode) : undefined;
   return env.hold(async () => {
     const now = env.now();
     let data = false;
@@ -55,7 +60,8 @@ export async function setattrOp(env: FsEnv, ino: number, ch: SetAttrChanges): Pr
       data = true;
       v.mtime = now;
     }
-    if (ch.mode !== undefined) v.mode = (v.mode & S_IFMT) | (ch.mode & 0o7777);
+    if (newMode !== undefined) v.mode = newMode;
+    if (aclWrite) applyAclWrite(ctx, ino, v, aclWrite);
     if (ch.uid !== undefined) v.uid = ch.uid;
     if (ch.gid !== undefined) v.gid = ch.gid;
     if (ch.atime !== undefined) v.atime = ch.atime === "now" ? now : { ...ch.atime };

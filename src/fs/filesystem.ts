@@ -12,9 +12,11 @@
  * Cross-directory renames also take the rename mutex first (see
  * rename.ts), and nothing takes it while holding inode locks.
  *
- * Permission checks, sticky directories, and clearing setuid/setgid are
- * the kernel's and the FUSE layer's; this layer validates names, types,
- * limits and POSIX state (ENOENT, EEXIST, ENOTEMPTY, ...).  The root
+ * Permission checks (with ACLs), sticky directories, and clearing
+ * setuid/setgid are the kernel's and the FUSE layer's; this layer
+ * validates names, types, limits and POSIX state (ENOENT, EEXIST,
+ * ENOTEMPTY, ...), keeps POSIX ACLs as xattrs in step with the mode and
+ * applies default ACLs or the umask to new inodes (acl.ts).  The root
  * directory (inode 1) is written by mkfs (makeRootInodeItems).
  */
 import type { FsStorage } from "./storage.js";
@@ -44,6 +46,7 @@ import { relatimeNeeded, setattrOp, touchAtime } from "./attr.js";
 import { fallocateData, readData, seekData, writeData } from "./data.js";
 import { applyRemoveXattr, applySetXattr, getXattr, listXattrNames, prepareRemoveXattr, prepareSetXattr } from "./xattr.js";
 import { statfs } from "./statfs.js";
+import { aclKindOfName, applyAclWrite, prepareSetAcl, type AclKind } from "./acl.js";
 import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs } from "./types.js";
 import { DT } from "./types.js";
 import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
@@ -67,13 +70,17 @@ export class Filesystem {
   private readonly renameMutex = new Mutex();
   private readonly env: FsEnv;
   private readonly relatime: boolean;
+  /** POSIX ACLs are kept (FsOptions.acl); the FUSE session must negotiate POSIX_ACL exactly when this is set */
+  readonly acl: boolean;
 
   constructor(readonly storage: FsStorage, opts: FsOptions = {}) {
     this.ctx = { st: storage, items: storage.items, hash: opts.nameHash ?? nameHash };
     this.relatime = (opts.atime ?? "relatime") === "relatime";
+    this.acl = opts.acl ?? true;
     this.env = {
       ctx: this.ctx,
       opens: this.opens,
+      acl: this.acl,
       now: () => storage.clock.now(),
       hold: (fn) => storage.trans.hold(fn),
     };
@@ -139,34 +146,39 @@ export class Filesystem {
     });
   }
 
-  async create(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0): Promise<Attr> {
+  /*
+   * The calls that make inodes take the caller's umask: it is applied
+   * unless the directory has a default ACL, which decides instead (acl.ts).
+   */
+
+  async create(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {
     const n = checkName(name);
     const m = createMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev }));
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
   }
 
-  async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0): Promise<Attr> {
+  async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {
     const n = checkName(name);
     const m = mknodMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev }));
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
   }
 
-  async mkdir(dir: number, name: Name, mode: number, uid: number, gid: number): Promise<Attr> {
+  async mkdir(dir: number, name: Name, mode: number, uid: number, gid: number, umask = 0): Promise<Attr> {
     const n = checkName(name);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: mkdirMode(mode), uid, gid, rdev: 0 }));
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: mkdirMode(mode), uid, gid, rdev: 0, umask }));
   }
 
   async symlink(dir: number, name: Name, target: Name, uid: number, gid: number): Promise<Attr> {
     const n = checkName(name);
     const t = toBuf(target);
     checkSymlinkTarget(t);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, symlink: t }));
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, umask: 0, symlink: t }));
   }
 
   /** an unnamed regular file (O_TMPFILE): an open orphan until link() names it or release() deletes it */
-  async tmpfile(dir: number, mode: number, uid: number, gid: number): Promise<Attr> {
+  async tmpfile(dir: number, mode: number, uid: number, gid: number, umask = 0): Promise<Attr> {
     const m = createMode(mode);
-    return this.locks.with(shared(dir), () => makeTmpfile(this.env, dir, { mode: m, uid, gid, rdev: 0 }));
+    return this.locks.with(shared(dir), () => makeTmpfile(this.env, dir, { mode: m, uid, gid, rdev: 0, umask }));
   }
 
   async readlink(ino: number): Promise<Buffer> {
@@ -369,15 +381,26 @@ export class Filesystem {
   /* ---------------------------------------------------------------- */
   /* xattrs                                                            */
 
+  /** EOPNOTSUPP for the ACL names when ACLs are off; which ACL the name is otherwise */
+  private aclName(name: Buffer): AclKind | undefined {
+    const kind = aclKindOfName(name);
+    if (kind && !this.acl) throw new FsError("EOPNOTSUPP", "POSIX ACLs are off (noacl)");
+    return kind;
+  }
+
+  /** setting system.posix_acl_access also sets the mode (acl.ts); flags do not apply to ACLs, as on Linux */
   async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0): Promise<void> {
     const n = toBuf(name);
     const val = toBuf(value);
+    const acl = this.aclName(n);
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
-      const found = await prepareSetXattr(this.ctx, ino, n, val, flags);
+      const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val) : undefined;
+      const found = aclWrite ? undefined : await prepareSetXattr(this.ctx, ino, n, val, flags);
       await this.storage.trans.hold(async () => {
-        applySetXattr(this.ctx, ino, v, n, val, found);
+        if (aclWrite) applyAclWrite(this.ctx, ino, v, aclWrite);
+        else applySetXattr(this.ctx, ino, v, n, val, found);
         v.ctime = this.env.now();
         c.dirty(ino);
         c.flush();
@@ -390,6 +413,7 @@ export class Filesystem {
   getxattr(ino: number, name: Name, size: number): Promise<Buffer | number>;
   async getxattr(ino: number, name: Name, size?: number): Promise<Buffer | number> {
     const n = toBuf(name);
+    this.aclName(n);
     const val = await this.locks.with(shared(ino), async () => {
       await new OpInodes(this.ctx).get(ino);
       return getXattr(this.ctx, ino, n);
@@ -406,7 +430,8 @@ export class Filesystem {
   async listxattr(ino: number, size?: number): Promise<string[] | Buffer | number> {
     const names = await this.locks.with(shared(ino), async () => {
       await new OpInodes(this.ctx).get(ino);
-      return listXattrNames(this.ctx, ino);
+      const all = await listXattrNames(this.ctx, ino);
+      return this.acl ? all : all.filter((b) => !aclKindOfName(b));
     });
     if (size === undefined) return names.map((b) => b.toString());
     const buf = Buffer.concat(names.flatMap((b) => [b, Buffer.alloc(1)]));
@@ -415,8 +440,10 @@ export class Filesystem {
     return buf;
   }
 
+  /** removing system.posix_acl_access leaves the mode as it is */
   async removexattr(ino: number, name: Name): Promise<void> {
     const n = toBuf(name);
+    this.aclName(n);
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);

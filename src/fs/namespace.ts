@@ -13,12 +13,15 @@
  * subdirectory and moving one out decrement the parent.  A new inode in
  * a setgid directory takes the directory's group, and a new
  * subdirectory inherits the setgid bit (as Linux inode_init_owner).
+ * The new inode's permission bits then come from the directory's default
+ * ACL, or are the mode less the umask (acl.ts applyInheritedAcl).
  */
 import type { FsCtx } from "./context.js";
 import { OpInodes, newInodeVal, toAttr } from "./inode.js";
 import { addEntry, findEntry, removeEntry } from "./dirent.js";
 import { writeSymlink } from "./symlink.js";
 import { afterUnlink, type OpenCounts } from "./orphan.js";
+import { applyInheritedAcl, readAcl, type Acl } from "./acl.js";
 import type { Attr, Timespec } from "./types.js";
 import {
   S_IFBLK,
@@ -40,6 +43,8 @@ import { FsError } from "../util/errors.js";
 export interface FsEnv {
   ctx: FsCtx;
   opens: OpenCounts;
+  /** POSIX ACLs are kept (acl.ts); without, ACL xattrs are refused and default ACLs ignored */
+  acl: boolean;
   now(): Timespec;
   hold<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -67,7 +72,15 @@ export interface NewNode {
   uid: number;
   gid: number;
   rdev: number;
+  /** taken from the mode unless the directory has a default ACL (never for symlinks) */
+  umask: number;
   symlink?: Buffer;
+}
+
+/** the default ACL a new node in dir inherits (none for symlinks or without ACLs); before hold() */
+async function inheritableAcl(env: FsEnv, dir: number, n: NewNode): Promise<Acl | undefined> {
+  if (!env.acl || (n.mode & S_IFMT) === S_IFLNK) return undefined;
+  return readAcl(env.ctx, dir, "default");
 }
 
 /** make a new inode with a name in dir; dir locked exclusively */
@@ -80,6 +93,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
   if (isDir && d.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${dir} has too many links`);
   const type = n.mode & S_IFMT;
   const rdev = type === S_IFCHR || type === S_IFBLK ? n.rdev : 0;
+  const dflt = await inheritableAcl(env, dir, n);
   const ino = await ctx.st.allocIno();
   return env.hold(async () => {
     const now = env.now();
@@ -89,6 +103,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
       if (isDir) mode |= S_ISGID;
     }
     const v = newInodeVal(mode, n.uid, gid, rdev, now);
+    applyInheritedAcl(ctx, ino, v, dflt, n.umask);
     if (n.symlink) {
       v.size = n.symlink.length;
       writeSymlink(ctx, ino, n.symlink);
@@ -109,10 +124,12 @@ export async function makeTmpfile(env: FsEnv, dir: number, n: NewNode): Promise<
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
+  const dflt = await inheritableAcl(env, dir, n);
   const ino = await ctx.st.allocIno();
   return env.hold(async () => {
     const now = env.now();
     const v = newInodeVal(n.mode, n.uid, d.mode & S_ISGID ? d.gid : n.gid, 0, now);
+    applyInheritedAcl(ctx, ino, v, dflt, n.umask);
     v.nlink = 0;
     c.add(ino, v);
     ctx.items.set(orphanKey(ino), Buffer.alloc(0));

@@ -93,6 +93,8 @@ export const DT = { UNKNOWN: 0, FIFO: 1, CHR: 2, DIR: 4, BLK: 6, REG: 8, LNK: 10
 export interface FsOptions {
   /** "relatime" (default) updates atime on read/readdir as Linux relatime does; "noatime" never */
   atime?: "relatime" | "noatime";
+  /** keep POSIX ACLs (default true, the acl mount option); false (noacl) refuses system.posix_acl_* with EOPNOTSUPP and applies the umask always */
+  acl?: boolean;
   /** test hook: the hash of names of directory entries and xattrs (to force collisions) */
   nameHash?: (name: Buffer) => number;
 }

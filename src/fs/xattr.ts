@@ -10,7 +10,9 @@
  * kernel knows (user., trusted., security., system.) with something
  * after the prefix; values are at most XATTR_MAX_VAL_LEN bytes.
  * Permission to use a namespace is the kernel's business; scoutfs.
- * tags (hide, srch, totl, indx) are a later layer.
+ * tags (hide, srch, totl, indx) are a later layer.  The POSIX ACL names
+ * (system.posix_acl_access/default) are stored here too, but their
+ * values are checked and kept in step with the mode by acl.ts.
  *
  * Changes are made inside hold() with the inode locked; the caller sets
  * ctime and writes the inode (next_xattr_id may have moved).
@@ -46,14 +48,15 @@ export function checkXattrName(name: Buffer): void {
   if (s.length === ns.length) throw new FsError("EINVAL", "xattr name is only a namespace prefix");
 }
 
-interface Found {
+/** where an xattr's items are */
+export interface XattrFound {
   hash: number;
   id: number;
   nrParts: number;
   part0: Buffer;
 }
 
-async function findXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<Found | undefined> {
+export async function findXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<XattrFound | undefined> {
   const hash = ctx.hash(name);
   const last = xattrHashLast(ino, hash);
   let from = xattrKey(ino, hash, 0, 0);
@@ -71,7 +74,8 @@ async function findXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<Found |
   }
 }
 
-async function readParts(ctx: FsCtx, ino: number, f: Found): Promise<Buffer> {
+/** the value of an xattr found by findXattr */
+export async function readFoundXattr(ctx: FsCtx, ino: number, f: XattrFound): Promise<Buffer> {
   const parts = [f.part0];
   for (let i = 1; i < f.nrParts; i++) {
     const p = await ctx.items.lookup(xattrKey(ino, f.hash, f.id, i));
@@ -85,10 +89,16 @@ export async function getXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<B
   checkXattrName(name);
   const f = await findXattr(ctx, ino, name);
   if (!f) throw new FsError("ENODATA", `no xattr ${name.toString()}`);
-  return readParts(ctx, ino, f);
+  return readFoundXattr(ctx, ino, f);
 }
 
-function deleteParts(ctx: FsCtx, ino: number, f: Found, from = 0): void {
+/** the value of an xattr, or undefined if the inode has none of that name (the name is not checked) */
+export async function readXattrValue(ctx: FsCtx, ino: number, name: Buffer): Promise<Buffer | undefined> {
+  const f = await findXattr(ctx, ino, name);
+  return f ? readFoundXattr(ctx, ino, f) : undefined;
+}
+
+function deleteParts(ctx: FsCtx, ino: number, f: XattrFound, from = 0): void {
   for (let i = from; i < f.nrParts; i++) ctx.items.delete(xattrKey(ino, f.hash, f.id, i));
 }
 
@@ -99,7 +109,7 @@ export async function prepareSetXattr(
   name: Buffer,
   value: Buffer,
   flags: number,
-): Promise<Found | undefined> {
+): Promise<XattrFound | undefined> {
   checkXattrName(name);
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) throw new FsError("EINVAL", `xattr flags ${flags}`);
   if (value.length > XATTR_MAX_VAL_LEN) throw new FsError("E2BIG", `xattr value of ${value.length} bytes`);
@@ -110,7 +120,7 @@ export async function prepareSetXattr(
 }
 
 /** write the xattr found (or not) by prepareSetXattr; inside hold() */
-export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer, value: Buffer, f: Found | undefined): void {
+export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer, value: Buffer, f: XattrFound | undefined): void {
   const parts = encodeXattrParts(name, value);
   let hash: number, id: number;
   if (f) {
@@ -123,7 +133,7 @@ export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer
   parts.forEach((p, i) => ctx.items.set(xattrKey(ino, hash, id, i), p));
 }
 
-export async function prepareRemoveXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<Found> {
+export async function prepareRemoveXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<XattrFound> {
   checkXattrName(name);
   const f = await findXattr(ctx, ino, name);
   if (!f) throw new FsError("ENODATA", `no xattr ${name.toString()}`);
@@ -131,7 +141,7 @@ export async function prepareRemoveXattr(ctx: FsCtx, ino: number, name: Buffer):
 }
 
 /** inside hold() */
-export function applyRemoveXattr(ctx: FsCtx, ino: number, f: Found): void {
+export function applyRemoveXattr(ctx: FsCtx, ino: number, f: XattrFound): void {
   deleteParts(ctx, ino, f);
 }
 

@@ -25,14 +25,18 @@
  *   (the session defaults: fh 0, success).
  * * Readdir offsets are the fs's readdir positions: "." 0, ".." 1, then the
  *   stored entries' positions; an entry's nextOffset is its nextPos.
- * * Umask: the fs layer has no ACLs yet, so the session must be started
- *   with posixAcl: false (SCOUTFS_SESSION_OPTIONS below); then DONT_MASK
- *   is not negotiated and the kernel applies the umask itself.  The ops
- *   still apply the umask they are given (idempotent when the kernel
- *   already did; required by the ops.ts contract if DONT_MASK ever is
- *   negotiated, as there is never a default ACL to decide instead).
- *   Without ACL support, the system.posix_acl_* xattrs are refused with
- *   EOPNOTSUPP rather than stored as plain, unenforced xattrs.
+ * * POSIX ACLs and the umask: the session is started with posixAcl as
+ *   the fs's ACL option (the acl / noacl mount option; runMountDaemon in
+ *   src/cli/cmd_mount.ts keeps the two the same).  With ACLs, the kernel
+ *   negotiates POSIX_ACL and DONT_MASK: it enforces ACLs itself (reading
+ *   them as the system.posix_acl_* xattrs, which pass straight through to
+ *   the fs) and leaves the umask to us, so create/mknod/mkdir/tmpfile
+ *   hand the umask to the fs, which applies it unless the parent has a
+ *   default ACL (src/fs/acl.ts).  The fs also keeps the mode and the
+ *   access ACL in step on setxattr and chmod, which FUSE leaves to the
+ *   filesystem.  With noacl the kernel applies the umask before we see
+ *   the mode (applying it again changes nothing) and the fs refuses the
+ *   ACL xattrs with EOPNOTSUPP.
  * * Write buffers are views of the session's read buffer; fs.write copies
  *   the bytes into its own block buffers before its promise settles.
  * * Open with O_TRUNC truncates here (ATOMIC_O_TRUNC is negotiated).
@@ -62,9 +66,8 @@ import {
 import { direntSize, direntplusSize } from "./protocol.js";
 import type { SessionOptions } from "./session.js";
 
-/** session options ScoutfsFuseOps needs: no POSIX ACLs (the fs cannot keep them yet) */
+/** session options for ScoutfsFuseOps (posixAcl must be the fs's acl option) */
 export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
-  posixAcl: false,
   entryTimeout: 1,
   attrTimeout: 1,
 };
@@ -101,11 +104,6 @@ export function toFuseAttr(a: Attr): FuseAttr {
     rdev: a.rdev >>> 0,
     blksize: a.blksize || 4096,
   };
-}
-
-function isAclName(name: Buffer): boolean {
-  const s = name.toString("latin1");
-  return s === "system.posix_acl_access" || s === "system.posix_acl_default";
 }
 
 function split0(buf: Buffer): Buffer[] {
@@ -213,12 +211,11 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async mknod(ctx: FuseCtx, parent: number, name: Buffer, mode: number, rdev: number, umask: number): Promise<FuseEntry> {
-    const m = (mode & S_IFMT) | (mode & 0o7777 & ~umask);
-    return this.entry(await this.fs.mknod(parent, name, m, ctx.uid, ctx.gid, rdev));
+    return this.entry(await this.fs.mknod(parent, name, mode, ctx.uid, ctx.gid, rdev, umask));
   }
 
   async mkdir(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number): Promise<FuseEntry> {
-    return this.entry(await this.fs.mkdir(parent, name, mode & 0o7777 & ~umask, ctx.uid, ctx.gid));
+    return this.entry(await this.fs.mkdir(parent, name, mode & 0o7777, ctx.uid, ctx.gid, umask));
   }
 
   async unlink(_ctx: FuseCtx, parent: number, name: Buffer): Promise<void> {
@@ -253,14 +250,14 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async create(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {
-    const a = await this.fs.create(parent, name, S_IFREG | (mode & 0o7777 & ~umask), ctx.uid, ctx.gid);
+    const a = await this.fs.create(parent, name, S_IFREG | (mode & 0o7777), ctx.uid, ctx.gid, 0, umask);
     await this.fs.open(a.ino);
     return { ...this.entry(a), ...this.openReply(a.ino) };
   }
 
   async tmpfile(ctx: FuseCtx, parent: number, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {
     // the fs counts the tmpfile's handle itself (it is an open orphan from the start)
-    const a = await this.fs.tmpfile(parent, S_IFREG | (mode & 0o7777 & ~umask), ctx.uid, ctx.gid);
+    const a = await this.fs.tmpfile(parent, S_IFREG | (mode & 0o7777), ctx.uid, ctx.gid, umask);
     return { ...this.entry(a), ...this.openReply(a.ino) };
   }
 
@@ -307,13 +304,11 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async setxattr(_ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number): Promise<void> {
-    if (isAclName(name)) throw new FuseError("EOPNOTSUPP", "POSIX ACLs are not supported");
     // the fs encodes the value into its own items before the promise settles
     await this.fs.setxattr(ino, name, value, flags);
   }
 
   async getxattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<Buffer> {
-    if (isAclName(name)) throw new FuseError("ENODATA");
     return this.fs.getxattr(ino, name);
   }
 
@@ -324,7 +319,6 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async removexattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<void> {
-    if (isAclName(name)) throw new FuseError("ENODATA");
     await this.fs.removexattr(ino, name);
   }
 
