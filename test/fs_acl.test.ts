@@ -189,6 +189,14 @@ test("setting an access ACL sets the mode; an equivalent one is not stored", asy
   assert.equal((await t.fs.getattr(f.ino)).mode & 0o777, 0o600);
   await expectErrno(t.fs.getxattr(f.ino, ACCESS), "ENODATA");
 
+  // aclKillSgid (the caller may not keep setgid) clears it with the ACL
+  await t.fs.setattr(f.ino, { mode: 0o2660 });
+  await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full), 0, true);
+  assert.equal((await t.fs.getattr(f.ino)).mode & 0o7777, 0o660);
+  await t.fs.setattr(f.ino, { mode: 0o2660 });
+  await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full));
+  assert.equal((await t.fs.getattr(f.ino)).mode & 0o7777, 0o2660);
+
   // removing leaves the mode
   await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full));
   await t.fs.removexattr(f.ino, ACCESS);

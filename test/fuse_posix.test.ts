@@ -529,6 +529,10 @@ describe("POSIX through a scoutfs FUSE mount", { skip: skip ?? false, timeout: 1
     assert.deepEqual(stat("%a", "acl/f"), ["751"]);
     assert.equal(sh("getfattr -m - -d acl/f"), "");
     expectDenied(asUser(USER_A, `setfacl -m u:${USER_A}:rwx acl/f`), /Operation not permitted/);
+    // an owner outside the file's group loses setgid by setting an ACL (the kernel says so with SETXATTR_EXT)
+    sh(`touch acl/sg acl/sgmine && chown ${USER_A}:${USER_B} acl/sg && chown ${USER_A}:${USER_A} acl/sgmine && chmod 2770 acl/sg acl/sgmine`);
+    assert.equal(asUser(USER_A, `setfacl -m u:${USER_B}:r acl/sg acl/sgmine`).code, 0);
+    assert.deepEqual(stat("%a", "acl/sg", "acl/sgmine"), ["770", "2770"]);
     const bad = spawnOut("setfattr", ["-n", "system.posix_acl_access", "-v", "0x02000000010007", "acl/f"], mnt);
     assert.match(bad.stderr, /Invalid argument/);
 

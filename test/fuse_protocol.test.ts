@@ -435,7 +435,7 @@ test("INIT negotiation: the flags asked for, intersected with the kernel's, neve
   const names = P.initFlagNames(info.flags, info.flags2).sort();
   assert.deepEqual(
     names,
-    ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "DONT_MASK", "DO_READDIRPLUS", "EXPORT_SUPPORT", "INIT_EXT", "MAX_PAGES", "PARALLEL_DIROPS", "POSIX_ACL", "READDIRPLUS_AUTO"].sort(),
+    ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "DONT_MASK", "DO_READDIRPLUS", "EXPORT_SUPPORT", "INIT_EXT", "MAX_PAGES", "PARALLEL_DIROPS", "POSIX_ACL", "READDIRPLUS_AUTO", "SETXATTR_EXT"].sort(),
   );
   assert.equal(info.flags & P.InitFlag.WRITEBACK_CACHE, 0);
   assert.equal(out.minor, 45);
@@ -453,7 +453,7 @@ test("INIT negotiation: the flags asked for, intersected with the kernel's, neve
 
   // without readdirplus in the ops, or with ACLs and readdirplus off
   const plain = new FuseSession(-1, {}, { posixAcl: false }).negotiate({ major: 7, minor: 45, maxReadahead: 1 << 20, flags: 0x73fffffb, flags2: 0 });
-  assert.equal(plain.info.flags & (P.InitFlag.DO_READDIRPLUS | P.InitFlag.POSIX_ACL | P.InitFlag.DONT_MASK), 0);
+  assert.equal(plain.info.flags & (P.InitFlag.DO_READDIRPLUS | P.InitFlag.POSIX_ACL | P.InitFlag.DONT_MASK | P.InitFlag.SETXATTR_EXT), 0);
   const always = new FuseSession(-1, ops, { readdirplus: "always", maxWrite: 128 * 1024 }).negotiate({ major: 7, minor: 45, maxReadahead: 1 << 20, flags: 0x73fffffb, flags2: 0 });
   assert.ok(always.info.flags & P.InitFlag.DO_READDIRPLUS);
   assert.equal(always.info.flags & P.InitFlag.READDIRPLUS_AUTO, 0);

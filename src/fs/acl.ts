@@ -35,7 +35,7 @@
  */
 import type { FsCtx } from "./context.js";
 import { applyRemoveXattr, applySetXattr, findXattr, readFoundXattr, readXattrValue, type XattrFound } from "./xattr.js";
-import { S_IFLNK, S_IFMT, isDirMode, type InodeVal } from "../format/fs_items.js";
+import { S_IFLNK, S_IFMT, S_ISGID, isDirMode, type InodeVal } from "../format/fs_items.js";
 import { FsError } from "../util/errors.js";
 
 export const ACL_ACCESS_NAME = "system.posix_acl_access";
@@ -247,8 +247,8 @@ export async function readAcl(ctx: FsCtx, ino: number, kind: AclKind): Promise<A
   return value ? decodeAcl(value) : undefined;
 }
 
-/** setxattr of an ACL name on ino (loaded as v): what to store and the new mode */
-export async function prepareSetAcl(ctx: FsCtx, ino: number, v: InodeVal, kind: AclKind, value: Buffer): Promise<AclWrite> {
+/** setxattr of an ACL name on ino (loaded as v): what to store and the new mode (without setgid if killSgid) */
+export async function prepareSetAcl(ctx: FsCtx, ino: number, v: InodeVal, kind: AclKind, value: Buffer, killSgid = false): Promise<AclWrite> {
   const acl = decodeAcl(value);
   if (acl.length > 0) checkAcl(acl);
   const name = nameOfKind(kind);
@@ -262,7 +262,8 @@ export async function prepareSetAcl(ctx: FsCtx, ino: number, v: InodeVal, kind: 
   }
   if (acl.length === 0) return { name, value: undefined, found };
   const eq = aclEquivMode(acl, v.mode);
-  return { name, value: eq.equivalent ? undefined : encodeAcl(acl), found, mode: eq.mode };
+  const mode = killSgid ? eq.mode & ~S_ISGID : eq.mode;
+  return { name, value: eq.equivalent ? undefined : encodeAcl(acl), found, mode };
 }
 
 /** chmod of ino to mode (the whole new mode): the rewritten access ACL, if one is stored */

@@ -388,15 +388,20 @@ export class Filesystem {
     return kind;
   }
 
-  /** setting system.posix_acl_access also sets the mode (acl.ts); flags do not apply to ACLs, as on Linux */
-  async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0): Promise<void> {
+  /**
+   * Setting system.posix_acl_access also sets the mode (acl.ts); flags do
+   * not apply to ACLs, as on Linux.  aclKillSgid: the caller may not keep
+   * the setgid bit (not in the file's group, no CAP_FSETID), so setting
+   * an access ACL clears it, as Linux posix_acl_update_mode does.
+   */
+  async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0, aclKillSgid = false): Promise<void> {
     const n = toBuf(name);
     const val = toBuf(value);
     const acl = this.aclName(n);
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
-      const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val) : undefined;
+      const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val, aclKillSgid) : undefined;
       const found = aclWrite ? undefined : await prepareSetXattr(this.ctx, ino, n, val, flags);
       await this.storage.trans.hold(async () => {
         if (aclWrite) applyAclWrite(this.ctx, ino, v, aclWrite);

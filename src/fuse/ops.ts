@@ -224,8 +224,12 @@ export interface FuseOps {
   statfs?(ctx: FuseCtx, ino: number): Promise<FuseStatfs>;
   release?(ctx: FuseCtx, ino: number, fh: number, flags: number, releaseFlags: number, lockOwner: bigint): Promise<void>;
   fsync?(ctx: FuseCtx, ino: number, fh: number, datasync: boolean): Promise<void>;
-  /** flags: XATTR_CREATE 1, XATTR_REPLACE 2 */
-  setxattr?(ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number): Promise<void>;
+  /**
+   * flags: XATTR_CREATE 1, XATTR_REPLACE 2; setxattrFlags (0 unless
+   * SETXATTR_EXT was agreed): FUSE_SETXATTR_ACL_KILL_SGID 1, the caller
+   * setting an access ACL may not keep the setgid bit (clear it)
+   */
+  setxattr?(ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void>;
   /** the value (ENODATA if none); the session answers size queries and ERANGE */
   getxattr?(ctx: FuseCtx, ino: number, name: Buffer): Promise<Buffer>;
   /** the names; the session NUL-terminates them, answers size queries and ERANGE */

@@ -63,7 +63,7 @@ import {
   type FuseSetattr,
   type FuseStatfs,
 } from "./ops.js";
-import { direntSize, direntplusSize } from "./protocol.js";
+import { FUSE_SETXATTR_ACL_KILL_SGID, direntSize, direntplusSize } from "./protocol.js";
 import type { SessionOptions } from "./session.js";
 
 /** session options for ScoutfsFuseOps (posixAcl must be the fs's acl option) */
@@ -303,9 +303,9 @@ export class ScoutfsFuseOps implements FuseOps {
     };
   }
 
-  async setxattr(_ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number): Promise<void> {
+  async setxattr(_ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
     // the fs encodes the value into its own items before the promise settles
-    await this.fs.setxattr(ino, name, value, flags);
+    await this.fs.setxattr(ino, name, value, flags, (setxattrFlags & FUSE_SETXATTR_ACL_KILL_SGID) !== 0);
   }
 
   async getxattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<Buffer> {

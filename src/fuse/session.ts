@@ -612,7 +612,8 @@ export class FuseSession {
    * ATOMIC_O_TRUNC (open gets O_TRUNC), EXPORT_SUPPORT (lookups of "." and
    * ".."), PARALLEL_DIROPS (concurrent lookups/readdirs in a directory),
    * DO_READDIRPLUS (+ READDIRPLUS_AUTO) when the ops have readdirplus,
-   * POSIX_ACL + DONT_MASK when posixAcl, and INIT_EXT when offered.  Never
+   * POSIX_ACL + DONT_MASK + SETXATTR_EXT (so setxattr of an ACL says when
+   * to clear setgid) when posixAcl, and INIT_EXT when offered.  Never
    * WRITEBACK_CACHE: writes go straight to the filesystem, whose cluster
    * locks decide what other mounts see.
    */
@@ -631,7 +632,7 @@ export class FuseSession {
       want |= InitFlag.DO_READDIRPLUS;
       if (this.opts.readdirplus === "auto") want |= InitFlag.READDIRPLUS_AUTO;
     }
-    if (this.opts.posixAcl) want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK;
+    if (this.opts.posixAcl) want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK | InitFlag.SETXATTR_EXT;
     const flags = (want & kflags) >>> 0;
     const flags2 = 0;
     const maxPages = Math.min(KERNEL_MAX_PAGES, Math.ceil(this.maxWrite / PAGE_SIZE));
@@ -867,7 +868,7 @@ export class FuseSession {
       }
       case Opcode.SETXATTR: {
         const s = a as RequestArgs[typeof Opcode.SETXATTR];
-        await this.need("setxattr").call(ops, ctx, ino, s.name, s.value, s.flags);
+        await this.need("setxattr").call(ops, ctx, ino, s.name, s.value, s.flags, s.setxattrFlags);
         return FuseSession.empty;
       }
       case Opcode.GETXATTR: {
