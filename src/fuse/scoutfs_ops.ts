@@ -39,7 +39,8 @@
  *   ACL xattrs with EOPNOTSUPP.
  * * Write buffers are views of the session's read buffer; fs.write copies
  *   the bytes into its own block buffers before its promise settles.
- * * Open with O_TRUNC truncates here (ATOMIC_O_TRUNC is negotiated).
+ * * Open with O_TRUNC truncates here (ATOMIC_O_TRUNC is negotiated), an
+ *   empty file too: the truncate sets mtime and ctime, as POSIX asks.
  * * Errors: the fs throws FsError with an errno name, which the session
  *   maps; nothing here catches them except where noted.
  * * Permissions are the kernel's (the mount uses default_permissions);
@@ -240,7 +241,7 @@ export class ScoutfsFuseOps implements FuseOps {
     try {
       if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) {
         const a = await this.fs.getattr(ino);
-        if ((a.mode & S_IFMT) === S_IFREG && a.size !== 0) await this.fs.setattr(ino, { size: 0 });
+        if ((a.mode & S_IFMT) === S_IFREG) await this.fs.setattr(ino, { size: 0 });
       }
     } catch (e) {
       await this.fs.release(ino).catch(() => {});
