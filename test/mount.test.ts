@@ -69,3 +69,20 @@ test("an unlinked file still open at a crash is deleted, with its data, at the n
   assert.ok(free >= freeWithFile + 1000, `data blocks came back: ${free} free now, ${freeWithFile} with the file`);
   await m3.unmount();
 });
+
+test("writes to many files at once never share data blocks", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const files = [];
+  for (let i = 0; i < 16; i++) files.push(await m.fs.create(1, `c${i}`, 0o100644, 0, 0));
+  await m.sync();
+  // every write allocates (new blocks, then COW of committed ones), all in flight together
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(files.map((f, i) => m.fs.write(f.ino, 0, Buffer.alloc(3 * 4096 + 100, i * 3 + round + 1))));
+    if (round === 1) await m.sync();
+  }
+  for (const [i, f] of files.entries()) {
+    assert.ok((await m.fs.read(f.ino, 0, 3 * 4096 + 100)).equals(Buffer.alloc(3 * 4096 + 100, i * 3 + 3)), `file ${i}`);
+  }
+  await m.unmount();
+});

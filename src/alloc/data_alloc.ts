@@ -8,6 +8,11 @@
  * Frees are queued in memory (the fs frees synchronously) and applied at
  * commit: fresh blocks go straight back to avail, committed blocks to the
  * freed tree, which the server reclaims after the commit is durable.
+ *
+ * Allocations come from many requests at once (writes to different files
+ * hold the transaction together), and a tree allocation awaits block
+ * reads and COW in the middle: they are run one at a time (allocLock),
+ * or two could take the same free extent.
  */
 import { DATA_BLOCK_SIZE } from "../format/constants.js";
 import type { AllocRoot } from "../format/structs.js";
@@ -18,6 +23,7 @@ import { ExtentTree, type Extent } from "./extents.js";
 import { SortedMap } from "../util/sorted_map.js";
 import { FsError } from "../util/errors.js";
 import { counters } from "../util/counters.js";
+import { Mutex } from "../util/mutex.js";
 
 export class MountDataAlloc implements FsData {
   private avail!: ExtentTree;
@@ -25,6 +31,7 @@ export class MountDataAlloc implements FsData {
   private w!: BlockWriter;
   private fresh = new SortedMap<number, number>();
   private pendingFree: Extent[] = [];
+  private readonly allocLock = new Mutex();
   total = 0;
   free_ = 0;
 
@@ -43,12 +50,14 @@ export class MountDataAlloc implements FsData {
     return this.avail.totalLen;
   }
 
-  async alloc(count: number): Promise<DataExtent> {
-    const ext = await this.avail.alloc(this.w, count);
-    if (!ext) throw new FsError("ENOSPC", "no free data blocks");
-    this.fresh.set(ext.start, ext.len);
-    counters.inc("data_alloc_blocks", ext.len);
-    return { blkno: ext.start, count: ext.len };
+  alloc(count: number): Promise<DataExtent> {
+    return this.allocLock.run(async () => {
+      const ext = await this.avail.alloc(this.w, count);
+      if (!ext) throw new FsError("ENOSPC", "no free data blocks");
+      this.fresh.set(ext.start, ext.len);
+      counters.inc("data_alloc_blocks", ext.len);
+      return { blkno: ext.start, count: ext.len };
+    });
   }
 
   free(blkno: number, count: number): void {

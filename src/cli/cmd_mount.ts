@@ -41,7 +41,7 @@ export interface MountDaemon {
 
 export async function runMountDaemon(meta: string, data: string, mountpoint: string, opts: MountDaemonOptions = {}): Promise<MountDaemon> {
   const log = opts.log ?? ((s: string) => console.error(s));
-  const m = await Mount.openPaths(meta, data, opts.client);
+  const m = await Mount.openPaths(meta, data, { log, ...opts.client });
   const ops = new ScoutfsFuseOps(m.fs);
   let fuse: FuseMount;
   try {

@@ -39,6 +39,8 @@ export interface MountOptions {
   inoAllocPerLock?: number;
   /** options of the mount's Filesystem (atime, acl) */
   fs?: FsOptions;
+  /** where problems that no request reports go (a failed commit); default none */
+  log?: (msg: string) => void;
 }
 
 export class Mount {
@@ -72,7 +74,9 @@ export class Mount {
     const dataAlloc = new MountDataAlloc(dataDev);
     const log = new MountLog(store, metaDev, dataDev, server, dataAlloc, { dirtyBytesMax: opts.dirtyBytesMax ?? 32 * 1024 * 1024 });
     await log.adopt(await server.getLogTrees(rid));
-    const trans = new Trans(log, log.seq, clock, opts.commitIntervalMs ?? 1000);
+    const trans = new Trans(log, log.seq, clock, opts.commitIntervalMs ?? 1000, (e) =>
+      opts.log?.(`scoutfs: commit failed, every later change fails until remount: ${e.stack ?? e.message}`),
+    );
     const cache = new ItemCache(forest, trans, opts.itemCacheBytes ?? 256 * 1024 * 1024);
     log.cache = cache;
 

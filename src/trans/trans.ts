@@ -35,6 +35,8 @@ export class Trans implements FsTrans {
     public seq: number,
     private readonly clock: Clock,
     private readonly commitIntervalMs = 1000,
+    /** told once, when a commit fails and the error is latched */
+    private readonly onCommitFailure: (e: Error) => void = () => {},
   ) {
     this.armTimer();
   }
@@ -94,6 +96,7 @@ export class Trans implements FsTrans {
         this.seq = await this.committer.commit();
         counters.inc("trans_commit");
       } catch (e) {
+        this.onCommitFailure(e as Error);
         rethrowBugs(e);
         this.failed = e instanceof FsError ? e : new FsError("EIO", `commit failed: ${(e as Error).message}`);
         counters.inc("trans_commit_error");
