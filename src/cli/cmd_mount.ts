@@ -8,8 +8,10 @@
  * no request can arrive after the fs is closed; then Mount.unmount()
  * commits the open transaction, says goodbye to the server and closes the
  * devices; then the process exits (0 on a clean shutdown, 1 if the commit
- * failed).  Invariants: the Mount is unmounted exactly once; a failure to
- * mount FUSE closes the Mount (committing nothing new) before rethrowing.
+ * failed).  The control socket (src/control) is served from when FUSE is
+ * mounted until the end begins.  Invariants: the Mount is unmounted
+ * exactly once; a failure to mount FUSE closes the Mount (committing
+ * nothing new) before rethrowing.
  *
  * The caller must run with a big enough libuv threadpool
  * (reexecWithThreadpool() in src/fuse/threadpool.ts) before calling this.
@@ -17,6 +19,7 @@
 import { Mount, type MountOptions as ClientMountOptions } from "../client/mount.js";
 import { FuseMount, isMounted, forceUnmount, type MountOptions as FuseMountOptions } from "../fuse/mount.js";
 import { ScoutfsFuseOps, SCOUTFS_SESSION_OPTIONS } from "../fuse/scoutfs_ops.js";
+import { startMountControl } from "../control/mount_control.js";
 
 export interface MountDaemonOptions {
   /** options for the scoutfs Mount (caches, commit interval, ...) */
@@ -56,12 +59,15 @@ export async function runMountDaemon(meta: string, data: string, mountpoint: str
     await m.unmount().catch((e2: unknown) => log(`scoutfs: closing after a failed mount: ${(e2 as Error).message}`));
     throw e;
   }
+  // the CLI's way in (statfs, counters); gone before the FUSE mount is
+  const control = await startMountControl(m, mountpoint, log);
 
   let finishing: Promise<number> | null = null;
   const finish = (): Promise<number> => {
     if (!finishing) {
       finishing = (async () => {
         let status = 0;
+        await control?.close();
         if (!fuse.session.isEnded) {
           try {
             await fuse.unmount();

@@ -14,6 +14,8 @@ import { mkfsCommand } from "./cmd_mkfs.js";
 import { printMeta } from "./print.js";
 import { daemonMain, installMountHelper, mountCommand } from "./daemon.js";
 import { umountCommand } from "./cmd_umount.js";
+import { statfsCommand } from "./cmd_statfs.js";
+import { countersCommand } from "./cmd_counters.js";
 import { UsageError } from "./parse.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
@@ -92,6 +94,32 @@ const commands: CmdSpec[] = [
       c.option("--prefix <DIR>", "Directory to install mount.scoutfs in", "/sbin").action(async (o: { prefix: string }) => {
         out(installMountHelper(o.prefix));
       }),
+  },
+  {
+    name: "counters",
+    group: "Additional Information",
+    args: "[-t] [PATH]",
+    doc: "Print the event counters of a mount",
+    build: (c) =>
+      c
+        .argument("[PATH]", "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)")
+        .option("-t, --table", "pack the counters into columns as wide as the terminal")
+        .action(async (p: string | undefined, o: { table?: boolean }) => {
+          await countersCommand({ path: p, table: !!o.table }, out);
+        }),
+  },
+  {
+    name: "statfs",
+    group: "Additional Information",
+    args: "[-s|--single-field FIELD-NAME] [-p|--path PATH]",
+    doc: "Print filesystem-wide fields of a mount (fsid, rid, committed_seq, sizes)",
+    build: (c) =>
+      c
+        .option("-p, --path <PATH>", "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)")
+        .option("-s, --single-field <FIELD-NAME>", "print only the value of this field")
+        .action(async (o: { path?: string; singleField?: string }) => {
+          await statfsCommand(o, out);
+        }),
   },
   {
     name: "print",

@@ -91,7 +91,9 @@ export class Forest {
     for (let attempt = 0; ; attempt++) {
       const roots = await this.server.getRoots();
       try {
-        return await readTreesRange(this.store, await this.trees(roots), start, end, limit);
+        const r = await readTreesRange(this.store, await this.trees(roots), start, end, limit);
+        counters.inc("forest_read_items", r.items.length);
+        return r;
       } catch (e) {
         // a block of an old root was freed and reused under us: read again from fresh roots
         if (!(e instanceof StaleBlockError) || attempt >= 20) throw e;

@@ -1,0 +1,139 @@
+/*
+ * The control protocol: how the `scoutfs` command asks a mount daemon for
+ * what the kernel original answered through ioctls and sysfs files.
+ *
+ * Transport: a unix stream socket per mount (locate.ts names it).  Framing:
+ * newline-delimited JSON, one request object per line, one response line
+ * per request, answered in the order the requests came.  A line may be at
+ * most MAX_LINE_BYTES; a longer one ends the connection (after an error
+ * response), since nothing after it can be framed reliably.
+ *
+ *   request:  {"v":1,"id":7,"op":"statfs","args":{}}
+ *   response: {"id":7,"ok":true,"result":{...}}
+ *             {"id":7,"ok":false,"errno":"EINVAL","message":"..."}
+ *
+ * `v` is the protocol version: a daemon refuses a request of any other
+ * version with EPROTO, so a command from a newer or older build says so in
+ * one line instead of misreading a result.  Every op's arguments and result
+ * are listed in ControlOps: the server's handlers and the client's request()
+ * are typed from it.  u64 values that may not fit a JS number (fsid, rid)
+ * travel as decimal strings; counts and seqs are numbers.
+ */
+import type { Errno } from "../util/errors.js";
+
+export const CONTROL_PROTOCOL_VERSION = 1;
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** what the original's statfs_more ioctl returned, and the free counts a df needs */
+export interface StatfsInfo {
+  /** u64, decimal */
+  fsid: string;
+  /** u64, decimal: this mount's random id */
+  rid: string;
+  /** every change made under a seq up to this one is committed */
+  committedSeq: number;
+  totalMetaBlocks: number;
+  totalDataBlocks: number;
+  freeMetaBlocks: number;
+  freeDataBlocks: number;
+}
+
+export interface CountersInfo {
+  /** counter name -> value, sorted by name */
+  counters: Record<string, number>;
+}
+
+/** every op: its arguments and its result */
+export interface ControlOps {
+  statfs: { args: Record<string, never>; result: StatfsInfo };
+  counters: { args: Record<string, never>; result: CountersInfo };
+}
+export type ControlOp = keyof ControlOps;
+
+export interface ControlRequest {
+  v: number;
+  id: number;
+  op: string;
+  args?: unknown;
+}
+
+export type ControlResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; errno: Errno; message: string };
+
+/** one JSON value as one line of the protocol */
+export function encodeLine(value: ControlRequest | ControlResponse): string {
+  return JSON.stringify(value) + "\n";
+}
+
+/**
+ * Splits a byte stream into lines.  push() returns the complete lines the
+ * chunk finished; a line growing past the limit throws LineTooLong (the
+ * stream cannot be framed after that).
+ */
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly maxLineBytes = MAX_LINE_BYTES) {}
+
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      this.take(chunk.subarray(start, nl));
+      lines.push(Buffer.concat(this.pending).toString("utf8"));
+      this.pending = [];
+      this.pendingBytes = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.take(chunk.subarray(start));
+    return lines;
+  }
+
+  private take(part: Buffer): void {
+    this.pendingBytes += part.length;
+    if (this.pendingBytes > this.maxLineBytes) throw new LineTooLong(this.maxLineBytes);
+    this.pending.push(part);
+  }
+
+  /** bytes received after the last complete line */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+}
+
+export class LineTooLong extends Error {
+  constructor(limit: number) {
+    super(`control message longer than ${limit} bytes`);
+    this.name = "LineTooLong";
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** a parsed request line, or why it is not one (with the id, if it had one) */
+export function parseRequest(line: string): ControlRequest | { id: number; error: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return { id: 0, error: "request is not JSON" };
+  }
+  if (!isRecord(v)) return { id: 0, error: "request is not a JSON object" };
+  const id = typeof v.id === "number" && Number.isSafeInteger(v.id) ? v.id : 0;
+  if (typeof v.v !== "number" || typeof v.op !== "string" || id === 0) return { id, error: "request needs numbers v and id and a string op" };
+  return { v: v.v, id, op: v.op, args: v.args };
+}
+
+/** a parsed response line; throws on anything else (the daemon broke the protocol) */
+export function parseResponse(line: string): ControlResponse {
+  const v: unknown = JSON.parse(line);
+  if (isRecord(v) && typeof v.id === "number") {
+    if (v.ok === true && "result" in v) return { id: v.id, ok: true, result: v.result };
+    if (v.ok === false && typeof v.errno === "string" && typeof v.message === "string") {
+      return { id: v.id, ok: false, errno: v.errno as Errno, message: v.message };
+    }
+  }
+  throw new Error(`malformed control response: ${line.slice(0, 200)}`);
+}
