@@ -16,7 +16,7 @@ import { ControlServer, type ControlHandlers } from "../src/control/server.js";
 import { ControlClient } from "../src/control/client.js";
 import { mountControlHandlers } from "../src/control/mount_control.js";
 import { LineSplitter, LineTooLong, MAX_LINE_BYTES, parseRequest } from "../src/control/protocol.js";
-import { controlSocketName, locateMount, parseMountinfo, splitDev, CONTROL_DIRS } from "../src/control/locate.js";
+import { controlSocketName, devOfScoutfsMountPoint, locateMount, parseMountinfo, splitDev, CONTROL_DIRS } from "../src/control/locate.js";
 import { formatStatfs } from "../src/cli/cmd_statfs.js";
 import { formatCounters } from "../src/cli/cmd_counters.js";
 import { FsError, isFsError } from "../src/util/errors.js";
@@ -306,6 +306,7 @@ test("scoutfs statfs and counters on a real mount", { skip: skip ?? false, timeo
     assert.equal(extra.code, 1);
 
     const located = await locateMount(mnt);
+    assert.deepEqual(devOfScoutfsMountPoint(path.join(tmp, ".", "mnt")), located.dev, "the daemon's lookup agrees with stat");
     assert.ok(fs.statSync(located.socketPath).isSocket());
     assert.ok(CONTROL_DIRS.includes(path.dirname(located.socketPath)));
     const um = await scoutfs("umount", mnt);

@@ -3,8 +3,9 @@
  *
  * A mount is known by its device number: every path inside a FUSE mount
  * stats with the mount's st_dev (an anonymous MAJ:MIN the kernel gives the
- * connection, unique among live mounts), so the daemon stats its own mount
- * point once it is mounted and names its socket after that number:
+ * connection, unique among live mounts), so the daemon finds that number
+ * for its mount point in /proc/self/mountinfo once it is mounted and names
+ * its socket after it:
  * <dir>/dev-MAJ:MIN.sock, dir the first usable of CONTROL_DIRS.  The command
  * stats the path it was given, and looks the number up in
  * /proc/self/mountinfo only to say what the path is on when it is not a
@@ -99,14 +100,33 @@ export function parseMountinfo(text: string): MountinfoEntry[] {
   return entries;
 }
 
-function mountOfDev(d: DevNumber): MountinfoEntry | undefined {
-  let text: string;
+function readMountinfo(): MountinfoEntry[] {
   try {
-    text = fs.readFileSync("/proc/self/mountinfo", "utf8");
+    return parseMountinfo(fs.readFileSync("/proc/self/mountinfo", "utf8"));
   } catch {
-    return undefined;
+    return [];
   }
-  return parseMountinfo(text).find((e) => e.dev.major === d.major && e.dev.minor === d.minor);
+}
+
+function mountOfDev(d: DevNumber): MountinfoEntry | undefined {
+  return readMountinfo().find((e) => e.dev.major === d.major && e.dev.minor === d.minor);
+}
+
+/**
+ * The device number of the scoutfs mount on mountpoint, from mountinfo (the
+ * newest mount there wins).  For the daemon: it learns the number without
+ * sending its own FUSE session a request (and without filling the
+ * kernel's caches for nobody).  Only the parent directory is resolved, as
+ * resolving the mount point itself would ask the mount.
+ */
+export function devOfScoutfsMountPoint(mountpoint: string): DevNumber {
+  const abs = path.resolve(mountpoint);
+  const canonical = abs === "/" ? abs : path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+  const m = readMountinfo()
+    .filter((e) => e.mountPoint === canonical && e.fstype === SCOUTFS_FSTYPE)
+    .pop();
+  if (!m) throw new FsError("ENOENT", `no ${SCOUTFS_FSTYPE} mount on ${canonical} in /proc/self/mountinfo`);
+  return m.dev;
 }
 
 /** -p PATH, else $SCOUTFS_MOUNT_PATH, else the current directory */

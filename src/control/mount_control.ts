@@ -12,13 +12,13 @@
  * counters: the process's counter registry, which in a daemon is this
  * mount's.
  *
- * startMountControl() runs once FUSE is mounted: it stats the mount point
- * (asynchronously: the answer comes from this process's own FUSE session)
- * to learn the device number that names the socket (locate.ts).
+ * startMountControl() runs once FUSE is mounted: it looks the mount point
+ * up in mountinfo to learn the device number that names the socket
+ * (locate.ts).
  */
 import type { Mount } from "../client/mount.js";
 import { counters } from "../util/counters.js";
-import { controlSocketPathForDaemon, devOfPath } from "./locate.js";
+import { controlSocketPathForDaemon, devOfScoutfsMountPoint } from "./locate.js";
 import { ControlServer, type ControlHandlers } from "./server.js";
 
 export function mountControlHandlers(m: Mount): ControlHandlers {
@@ -42,7 +42,7 @@ export function mountControlHandlers(m: Mount): ControlHandlers {
 /** serve m's control socket, named by the device number of mountpoint; null (logged) if it cannot start */
 export async function startMountControl(m: Mount, mountpoint: string, log: (msg: string) => void): Promise<ControlServer | null> {
   try {
-    const socketPath = controlSocketPathForDaemon(await devOfPath(mountpoint));
+    const socketPath = controlSocketPathForDaemon(devOfScoutfsMountPoint(mountpoint));
     const server = await ControlServer.listen(socketPath, mountControlHandlers(m), log);
     log(`scoutfs: control socket ${socketPath}`);
     return server;
