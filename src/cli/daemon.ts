@@ -102,11 +102,13 @@ export async function mountCommand(req: MountRequest): Promise<void> {
   const mnt = path.resolve(req.mountpoint);
   const data = path.resolve(req.data);
   if (isMounted(mnt)) {
-    let dead = false;
+    // a scoutfs mount whose daemon is gone (the kernel may still answer stat from its caches)
+    const d = findDaemonPid(mnt);
+    let dead = d !== null && !processRunning(d.pid);
     try {
       fs.statSync(mnt);
     } catch (e) {
-      dead = (e as NodeJS.ErrnoException).code === "ENOTCONN";
+      dead ||= ["ENOTCONN", "ECONNABORTED"].includes((e as NodeJS.ErrnoException).code ?? "");
     }
     throw new FsError("EBUSY", dead ? `${mnt} is already a mount point, of a daemon that is gone (umount -l ${mnt} clears it)` : `${mnt} is already a mount point`);
   }
