@@ -42,6 +42,7 @@ export const ACL_ACCESS_NAME = "system.posix_acl_access";
 export const ACL_DEFAULT_NAME = "system.posix_acl_default";
 
 export const ACL_TAG = { USER_OBJ: 0x01, USER: 0x02, GROUP_OBJ: 0x04, GROUP: 0x08, MASK: 0x10, OTHER: 0x20 } as const;
+const KNOWN_TAGS: ReadonlySet<number> = new Set(Object.values(ACL_TAG));
 export const ACL_UNDEFINED_ID = 0xffff_ffff;
 const ACL_XATTR_VERSION = 2;
 const HEADER_BYTES = 4;
@@ -81,9 +82,7 @@ export function decodeAcl(value: Buffer): Acl {
   const acl: Acl = [];
   for (let off = HEADER_BYTES; off < value.length; off += ENTRY_BYTES) {
     const tag = value.readUInt16LE(off);
-    if (!Object.values(ACL_TAG).includes(tag as (typeof ACL_TAG)[keyof typeof ACL_TAG])) {
-      throw new FsError("EINVAL", `ACL entry tag ${tag}`);
-    }
+    if (!KNOWN_TAGS.has(tag)) throw new FsError("EINVAL", `ACL entry tag ${tag}`);
     const id = value.readUInt32LE(off + 4);
     if (hasId(tag) && id === ACL_UNDEFINED_ID) throw new FsError("EINVAL", "ACL entry with an invalid id");
     acl.push({ tag, perm: value.readUInt16LE(off + 2), id: hasId(tag) ? id : ACL_UNDEFINED_ID });
