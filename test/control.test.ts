@@ -110,6 +110,7 @@ test("control server errors: unknown op, other protocol version, junk, a too lon
       throw fail;
     },
     counters: async () => ({ counters: { a_b: 1 } }),
+    walkInodes: async () => ({ entries: [] }),
   };
   const logged: string[] = [];
   const server = await ControlServer.listen(sock, handlers, (s) => logged.push(s));
@@ -149,7 +150,11 @@ test("control server errors: unknown op, other protocol version, junk, a too lon
 
 test("a server closing late leaves the socket of the server that replaced it", async () => {
   const { dir, sock } = tmpSocket();
-  const handlers: ControlHandlers = { statfs: async () => assert.fail("unused"), counters: async () => ({ counters: {} }) };
+  const handlers: ControlHandlers = {
+    statfs: async () => assert.fail("unused"),
+    counters: async () => ({ counters: {} }),
+    walkInodes: async () => assert.fail("unused"),
+  };
   const old = await ControlServer.listen(sock, handlers);
   const replacement = await ControlServer.listen(sock, handlers);
   try {

@@ -15,6 +15,7 @@ import { printMeta } from "./print.js";
 import { daemonMain, installMountHelper, mountCommand } from "./daemon.js";
 import { umountCommand } from "./cmd_umount.js";
 import { statfsCommand } from "./cmd_statfs.js";
+import { walkInodesCommand } from "./cmd_walk_inodes.js";
 import { countersCommand } from "./cmd_counters.js";
 import { UsageError } from "./parse.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
@@ -119,6 +120,21 @@ const commands: CmdSpec[] = [
         .option("-s, --single-field <FIELD-NAME>", "print only the value of this field")
         .action(async (o: { path?: string; singleField?: string }) => {
           await statfsCommand(o, out);
+        }),
+  },
+  {
+    name: "walk-inodes",
+    group: "Search Acceleration",
+    args: "<meta_seq|data_seq> FIRST-ENTRY LAST-ENTRY [-p|--path PATH]",
+    doc: "Print range of indexed inodes (committed changes only)",
+    build: (c) =>
+      c
+        .argument("<INDEX>", "meta_seq or data_seq")
+        .argument("<FIRST-ENTRY>", "MAJOR[.MINOR[.INO]] to start at")
+        .argument("<LAST-ENTRY>", "MAJOR[.MINOR[.INO]] to end at, -1 for the last")
+        .option("-p, --path <PATH>", "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)")
+        .action(async (index: string, first: string, last: string, o: { path?: string }) => {
+          await walkInodesCommand({ index, first, last, path: o.path }, out);
         }),
   },
   {

@@ -43,10 +43,30 @@ export interface CountersInfo {
   counters: Record<string, number>;
 }
 
+/** a position in an inode index: (major, minor, ino), u64s as decimal strings */
+export interface IndexPos {
+  major: string;
+  minor: number;
+  ino: string;
+}
+
+export interface WalkInodesArgs {
+  index: "meta_seq" | "data_seq";
+  first: IndexPos;
+  last: IndexPos;
+  /** at most this many entries (the command asks again after the last one) */
+  limit: number;
+}
+
+export interface WalkInodesInfo {
+  entries: IndexPos[];
+}
+
 /** every op: its arguments and its result */
 export interface ControlOps {
   statfs: { args: Record<string, never>; result: StatfsInfo };
   counters: { args: Record<string, never>; result: CountersInfo };
+  walkInodes: { args: WalkInodesArgs; result: WalkInodesInfo };
 }
 export type ControlOp = keyof ControlOps;
 
