@@ -364,6 +364,7 @@ describe("POSIX through a scoutfs FUSE mount", { skip: skip ?? false, timeout: 1
         "res['pastEnd'] = err(os.lseek, fd, M + 4096, os.SEEK_DATA)",
         "res['hole'] = os.pread(fd, 8192, 8192) == bytes(8192)",
         "res['truncDir'] = err(os.truncate, '.', 0)",
+        "res['tooBig'] = [err(os.ftruncate, fd, 1 << 60), err(os.pwrite, fd, b'z', 1 << 60), err(os.posix_fallocate, fd, 1 << 60, 4096)]",
         "out(res)",
       ],
       "tr",
@@ -377,6 +378,7 @@ describe("POSIX through a scoutfs FUSE mount", { skip: skip ?? false, timeout: 1
       pastEnd: "ENXIO",
       hole: true,
       truncDir: "EISDIR",
+      tooBig: ["EFBIG", "EFBIG", "EFBIG"],
     });
   });
 

@@ -230,6 +230,8 @@ test("malformed request arguments are EINVAL, and u64 past 2^53 is EOVERFLOW", (
   assert.throws(() => P.decodeArgs(Opcode.BATCH_FORGET, bytes(u32(3), pad(4), u64(1), u64(1))), /EINVAL/);
   assert.throws(() => P.decodeArgs(Opcode.SETXATTR, bytes(u32(10), u32(0), cstr("user.x"), Buffer.from("abc"))), /EINVAL/);
   assert.throws(() => P.decodeArgs(Opcode.READ, bytes(u64(1), u64(2n ** 53n), u32(1), u32(0), u64(0), u32(0), pad(4))), /EOVERFLOW/);
+  // a position to write at past 2^53 is past the largest file: EFBIG
+  assert.throws(() => P.decodeArgs(Opcode.WRITE, bytes(u64(1), u64(2n ** 53n), u32(1), u32(0), u64(0), u32(0), pad(4), Buffer.from("x"))), /EFBIG/);
   // the largest safe value is fine, and a lock owner keeps all 64 bits
   const r = P.decodeArgs(Opcode.READ, bytes(u64(1), u64(2n ** 53n - 1n), u32(1), u32(0), u64(2n ** 64n - 1n), u32(0), pad(4)));
   assert.equal(r.offset, Number.MAX_SAFE_INTEGER);

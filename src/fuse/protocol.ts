@@ -12,7 +12,9 @@
  * * All integers are little-endian (x86-64 and arm64 hosts; FUSE uses host
  *   order).  u64 fields decode to JavaScript numbers; a value past 2^53 - 1
  *   throws FuseError("EOVERFLOW") (the request then fails with that errno)
- *   rather than silently losing bits.  Lock owners and request ids (opaque
+ *   rather than silently losing bits, or EFBIG for the fields that are a
+ *   file size or write position (FILE_SIZE_FIELDS), as no file here can
+ *   be that large.  Lock owners and request ids (opaque
  *   64-bit values the kernel makes up) decode to bigints.  Times are signed.
  * * A request is in_header (40 bytes) + the opcode's argument bytes +
  *   extensions (total_extlen * 8 bytes at the end, only sent when the daemon
@@ -235,10 +237,13 @@ export type StructOf<S extends readonly FieldSpec[]> = {
 const KIND_SIZE: Record<FieldKind, number> = { u16: 2, u32: 4, i32: 4, u64: 8, i64: 8, b64: 8, pad16: 2, pad32: 4, pad64: 8 };
 const TWO32 = 2 ** 32;
 
+/** struct.field of the u64s that are file sizes or positions to write at: past 2^53, EFBIG (as POSIX has it for write, truncate, fallocate) */
+const FILE_SIZE_FIELDS: ReadonlySet<string> = new Set(["fuse_write_in.offset", "fuse_setattr_in.size", "fuse_fallocate_in.offset", "fuse_fallocate_in.length"]);
+
 export function readU64(buf: Buffer, off: number, what = "u64"): number {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + 4);
-  if (hi > 0x1fffff) throw new FuseError("EOVERFLOW", `${what} past 2^53`);
+  if (hi > 0x1fffff) throw new FuseError(FILE_SIZE_FIELDS.has(what) ? "EFBIG" : "EOVERFLOW", `${what} past 2^53`);
   return hi * TWO32 + lo;
 }
 
