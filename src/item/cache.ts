@@ -20,16 +20,27 @@
  *    dirty item, once the cache holds more than limitBytes; the range a
  *    populate just read is never the one evicted (else a cache full of
  *    dirty items could make a reader populate forever).
+ *
+ * Speed.  Every call walks these sorted maps, so their comparator is the
+ * hot path: keyCompare (Buffer.compare) crosses into C++ per call, and
+ * bytesCompare (util/sorted_map.ts) compares the 27 byte keys as
+ * big-endian 32-bit words in JS instead (same order).  The dirty items are an unsorted list (an
+ * append per newly dirty item, not a tree insert) that is sorted once,
+ * when a commit asks for them in key order; markClean walks them in that
+ * order and asks the range map only when a key leaves the range that held
+ * the previous one.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
-import { KEY_MAX, keyCompare, keyDec, keyInc, type Key } from "../format/key.js";
+import { KEY_MAX, keyDec, keyInc, type Key } from "../format/key.js";
 import type { FsItems, ItemKV } from "../fs/storage.js";
 import type { ForestRange } from "../forest/forest.js";
-import { SortedMap } from "../util/sorted_map.js";
+import { SortedMap, bytesCompare } from "../util/sorted_map.js";
 import { assert } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 
 interface CItem {
+  /** the key the item is filed under in `items` */
+  key: Key;
   value: Buffer | null;
   dirty: boolean;
   seq: number;
@@ -53,6 +64,9 @@ export interface ItemTransView {
 const POPULATE_BATCH = 512;
 const ITEM_OVERHEAD_BYTES = 96;
 const itemBytes = (v: Buffer | null) => 27 + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+
+/** keyCompare's order (bytewise, unsigned) in JS: no call into C++ per compare */
+const keyCompare = bytesCompare;
 const maxKey = (a: Key, b: Key) => (keyCompare(a, b) >= 0 ? a : b);
 const minKey = (a: Key, b: Key) => (keyCompare(a, b) <= 0 ? a : b);
 
@@ -66,8 +80,9 @@ function groupEnd(k: Key): Key {
 export class ItemCache implements FsItems {
   private items = new SortedMap<Key, CItem>(undefined, keyCompare);
   private ranges = new SortedMap<Key, CRange>(undefined, keyCompare);
-  /** the dirty items, by key, pointing at their cache entries (no second lookup at commit) */
-  private dirtyKeys = new SortedMap<Key, CItem>(undefined, keyCompare);
+  /** the dirty items, in no order until dirtySorted (each once: an item is listed when it turns dirty) */
+  private dirtyList: CItem[] = [];
+  private dirtySorted = true;
   private gen = 0;
   private tick = 0;
   bytes = 0;
@@ -125,7 +140,8 @@ export class ItemCache implements FsItems {
     for (const it of r.items) {
       if (it.flags & ITEM_FLAG_DELETION || this.items.has(it.key)) continue;
       // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
-      this.items.set(Buffer.from(it.key), { value: Buffer.from(it.value), dirty: false, seq: it.seq });
+      const key = Buffer.from(it.key);
+      this.items.set(key, { key, value: Buffer.from(it.value), dirty: false, seq: it.seq });
       this.bytes += itemBytes(it.value);
     }
     this.addRange(start, r.end);
@@ -201,14 +217,14 @@ export class ItemCache implements FsItems {
         if (old.value === null) this.dirtyDeletes--;
       } else {
         old.dirty = true;
-        this.dirtyKeys.set(key, old);
+        this.listDirty(old);
       }
       old.value = value;
       old.seq = seq;
     } else {
-      const it: CItem = { value, dirty: true, seq };
+      const it: CItem = { key, value, dirty: true, seq };
       this.items.set(key, it);
-      this.dirtyKeys.set(key, it);
+      this.listDirty(it);
       this.bytes += itemBytes(value);
     }
     this.dirtyBytes += itemBytes(value);
@@ -227,13 +243,28 @@ export class ItemCache implements FsItems {
     this.put(key, null);
   }
 
+  private listDirty(it: CItem): void {
+    const n = this.dirtyList.length;
+    if (n > 0 && this.dirtySorted && keyCompare(this.dirtyList[n - 1]!.key, it.key) > 0) this.dirtySorted = false;
+    this.dirtyList.push(it);
+  }
+
+  /** the dirty list in key order (sorted once per commit; callers must not change items meanwhile) */
+  private sortedDirty(): CItem[] {
+    if (!this.dirtySorted) {
+      this.dirtyList.sort((a, b) => keyCompare(a.key, b.key));
+      this.dirtySorted = true;
+    }
+    return this.dirtyList;
+  }
+
   get dirtyCount(): number {
-    return this.dirtyKeys.size;
+    return this.dirtyList.length;
   }
 
   /** the dirty items in key order: null value for a deletion */
   *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number }> {
-    for (const [k, it] of this.dirtyKeys.entries()) yield { key: k, value: it.value, seq: it.seq };
+    for (const it of this.sortedDirty()) yield { key: it.key, value: it.value, seq: it.seq };
   }
 
   /**
@@ -243,16 +274,27 @@ export class ItemCache implements FsItems {
    * so it stays cached (and evictable) instead of being read back.
    */
   markClean(): void {
-    for (const [k, it] of this.dirtyKeys.entries()) {
+    // in key order, a key up to the end of the range that held the previous key is in that range
+    // (ranges only grow here: addRange merges)
+    let inRangeTo: Key | null = null;
+    for (const it of this.sortedDirty()) {
+      const k = it.key;
       if (it.value === null) {
         this.items.delete(k);
         this.bytes -= itemBytes(it.value);
         continue;
       }
       it.dirty = false;
-      if (!this.rangeContaining(k)) this.addRange(k, k);
+      if (inRangeTo !== null && keyCompare(k, inRangeTo) <= 0) continue;
+      const r = this.rangeContaining(k);
+      if (r) inRangeTo = r.end;
+      else {
+        this.addRange(k, k);
+        inRangeTo = k;
+      }
     }
-    this.dirtyKeys.clear();
+    this.dirtyList = [];
+    this.dirtySorted = true;
     this.dirtyBytes = 0;
     this.dirtyDeletes = 0;
     this.gen++;

@@ -1,0 +1,43 @@
+/*
+ * bytesCompare (src/util/sorted_map.ts) against Buffer.compare: the item
+ * cache's maps rely on the two ordering every pair of keys the same way.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { bytesCompare } from "../src/util/sorted_map.js";
+import { KEY_BYTES, KEY_MAX, KEY_MIN, keyDec, keyInc, makeKey } from "../src/format/key.js";
+
+const sign = (x: number) => (x < 0 ? -1 : x > 0 ? 1 : 0);
+
+test("bytesCompare orders as Buffer.compare: random bytes of any length", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), (a, b) => {
+      assert.equal(sign(bytesCompare(a, b)), sign(Buffer.compare(a, b)));
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test("bytesCompare orders as Buffer.compare: keys differing in one byte, neighbours, bounds", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: KEY_BYTES, maxLength: KEY_BYTES }),
+      fc.integer({ min: 0, max: KEY_BYTES - 1 }),
+      fc.integer({ min: 0, max: 255 }),
+      (raw, at, v) => {
+        const a = Buffer.from(raw);
+        const b = Buffer.from(raw);
+        b[at] = v;
+        assert.equal(sign(bytesCompare(a, b)), sign(Buffer.compare(a, b)));
+        if (!a.equals(KEY_MAX)) assert.equal(bytesCompare(a, keyInc(a)), -1);
+        if (!a.equals(KEY_MIN)) assert.equal(bytesCompare(a, keyDec(a)), 1);
+      },
+    ),
+    { numRuns: 5000 },
+  );
+  assert.equal(bytesCompare(KEY_MIN, KEY_MAX), -1);
+  assert.equal(bytesCompare(KEY_MAX, KEY_MAX), 0);
+  // the high bit of a word must not make it negative
+  assert.equal(bytesCompare(makeKey(0x80, 0), makeKey(0x7f, 2 ** 53 - 1)), 1);
+});
