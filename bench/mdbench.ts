@@ -14,7 +14,9 @@
  *            CLI (`main.js mount -o metadev_path=META DATA MNT`, a
  *            detached daemon), unmounted with `main.js umount`;
  *   floor    bench/memfs_fuse.ts: the trivial in-memory backend served by
- *            the same src/fuse session: FUSE's and the session's own cost;
+ *            the same src/fuse session, with scoutfs's entry, attribute and
+ *            negative timeouts and FOPEN_NOFLUSH, so the kernel makes the
+ *            same round trips: FUSE's and the session's own cost;
  *   ext4     a sparse image on a loop device (mkfs.ext4, losetup, mount);
  *   tmpfs    a fresh tmpfs mount.
  * Then, on scoutfs, ext4 and tmpfs, a sequential write of --seq-mib MiB
@@ -33,9 +35,11 @@
  * loop device detached, daemons stopped, the temp dir removed (unless
  * --keep).  Root is required (mounts, losetup, drop_caches).
  *
- * --cpu-prof DIR runs the scoutfs daemon with NODE_OPTIONS=--cpu-prof so
- * it writes a .cpuprofile into DIR when it exits (and the floor daemon
- * too, under DIR/floor).
+ * --cpu-prof DIR serves scoutfs with bench/scoutfs_fuse.ts (the daemon's
+ * runMountDaemon in the foreground; the CLI's detached daemon takes no
+ * node flags and NODE_OPTIONS refuses --cpu-prof) under node --cpu-prof,
+ * so a .cpuprofile lands in DIR when it exits; the floor likewise in
+ * DIR/floor.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -43,11 +47,14 @@ import path from "node:path";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs as parseFlags } from "node:util";
+import { DAEMON_THREADPOOL_SIZE } from "../src/fuse/threadpool.js";
+import { SCOUTFS_SESSION_OPTIONS } from "../src/fuse/scoutfs_ops.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const SHARED_SRC = path.resolve(REPO, "../shared/bench/mdbench.c");
 const CLI = path.join(REPO, "dist/src/cli/main.js");
 const MEMFS = path.join(REPO, "dist/bench/memfs_fuse.js");
+const SCOUTFS_FG = path.join(REPO, "dist/bench/scoutfs_fuse.js");
 
 const TARGETS = ["scoutfs", "floor", "ext4", "tmpfs"] as const;
 type Target = (typeof TARGETS)[number];
@@ -221,11 +228,36 @@ async function mountExt4(tmp: string, seqMiB: number, files: number): Promise<Mo
   };
 }
 
-function profEnv(dir: string | undefined): NodeJS.ProcessEnv {
-  if (!dir) return process.env;
+/** node's flags for a profiled server (NODE_OPTIONS cannot carry --cpu-prof) */
+function profFlags(dir: string | undefined): string[] {
+  if (!dir) return [];
   fs.mkdirSync(dir, { recursive: true });
-  const prev = process.env.NODE_OPTIONS ? `${process.env.NODE_OPTIONS} ` : "";
-  return { ...process.env, NODE_OPTIONS: `${prev}--cpu-prof --cpu-prof-dir=${dir}` };
+  return ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
+
+/** a FUSE server in the foreground: resolves once it printed `ready` on stderr; stop() ends it and its mount */
+async function serve(name: string, args: string[], ready: string, dir: string): Promise<() => Promise<void>> {
+  // the pool size in the environment already: no re-executing relay in between (see src/fuse/threadpool.ts)
+  const env = { ...process.env, UV_THREADPOOL_SIZE: String(DAEMON_THREADPOOL_SIZE) };
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
+  let err = "";
+  await new Promise<void>((res, rej) => {
+    child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+      err += s;
+      if (err.includes(ready)) res();
+    });
+    child.once("exit", (code) => rej(new Error(`${name} exited (${code}) before mounting: ${err.trim()}`)));
+    child.once("error", rej);
+  });
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(60_000)]);
+    }
+    if (isMountpoint(dir)) await unmountHard(dir);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
 }
 
 async function mountScoutfs(tmp: string, cpuProf: string | undefined): Promise<Mounted> {
@@ -238,8 +270,17 @@ async function mountScoutfs(tmp: string, cpuProf: string | undefined): Promise<M
     fs.truncateSync(f, size);
   }
   sh(process.execPath, [CLI, "mkfs", "-Q", "0,127.0.0.1,12345", meta, data]);
-  const mount = () => sh(process.execPath, [CLI, "mount", "-o", `metadev_path=${meta}`, data, dir], { env: profEnv(cpuProf) });
+  // profiled: the same daemon code in the foreground (bench/scoutfs_fuse.ts), since the CLI's daemon takes no node flags
+  let stopServer: (() => Promise<void>) | null = null;
+  const mount = async () => {
+    if (cpuProf) stopServer = await serve("scoutfs_fuse", [...profFlags(cpuProf), SCOUTFS_FG, meta, data, dir], "scoutfs mounted at", dir);
+    else sh(process.execPath, [CLI, "mount", "-o", `metadev_path=${meta}`, data, dir]);
+  };
   const umount = async () => {
+    if (stopServer) {
+      await stopServer();
+      stopServer = null;
+    }
     if (!isMountpoint(dir)) return;
     try {
       sh(process.execPath, [CLI, "umount", dir]);
@@ -248,12 +289,12 @@ async function mountScoutfs(tmp: string, cpuProf: string | undefined): Promise<M
       await unmountHard(dir);
     }
   };
-  mount();
+  await mount();
   return {
     dir,
     remount: async () => {
       await umount();
-      mount();
+      await mount();
     },
     stop: umount,
   };
@@ -262,28 +303,10 @@ async function mountScoutfs(tmp: string, cpuProf: string | undefined): Promise<M
 async function mountFloor(tmp: string, cpuProf: string | undefined): Promise<Mounted> {
   const dir = path.join(tmp, "floor");
   fs.mkdirSync(dir);
-  const child: ChildProcess = spawn(process.execPath, [MEMFS, dir], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: profEnv(cpuProf ? path.join(cpuProf, "floor") : undefined),
-  });
-  let err = "";
-  await new Promise<void>((res, rej) => {
-    child.stderr!.setEncoding("utf8").on("data", (s: string) => {
-      err += s;
-      if (err.includes("memfs mounted at")) res();
-    });
-    child.once("exit", (code) => rej(new Error(`memfs_fuse exited (${code}) before mounting: ${err.trim()}`)));
-    child.once("error", rej);
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, sleep(30_000)]);
-    }
-    if (isMountpoint(dir)) await unmountHard(dir);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  };
+  // the kernel caches what it caches for scoutfs, so both make the same round trips
+  const o = SCOUTFS_SESSION_OPTIONS;
+  const same = [`--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`, `--negative-timeout=${o.negativeTimeout ?? 0}`, "--no-flush"];
+  const stop = await serve("memfs_fuse", [...profFlags(cpuProf ? path.join(cpuProf, "floor") : undefined), MEMFS, dir, ...same], "memfs mounted at", dir);
   return { dir, stop };
 }
 

@@ -7,8 +7,14 @@
  *
  *   npx tsc -p tsconfig.json
  *   node dist/bench/memfs_fuse.js MOUNTPOINT [--reads N] [--threads N]
- *        [--entry-timeout S] [--attr-timeout S] [--no-keep-cache]
- *        [--readdirplus auto|always|off] [--no-acl] [--debug]
+ *        [--entry-timeout S] [--attr-timeout S] [--negative-timeout S]
+ *        [--no-keep-cache] [--no-flush] [--readdirplus auto|always|off]
+ *        [--no-acl] [--debug]
+ *
+ * --negative-timeout S > 0 caches missing names (the backend answers
+ * them with a negative entry) and --no-flush replies FOPEN_NOFLUSH, as
+ * ScoutfsFuseOps does; bench/mdbench.ts passes scoutfs's settings so the
+ * floor makes the same round trips.
  *
  * The process first re-executes itself with UV_THREADPOOL_SIZE set
  * (--threads, default 16; see src/fuse/threadpool.ts) unless the
@@ -29,7 +35,9 @@ const { values, positionals } = parseArgs({
     threads: { type: "string", default: "16" },
     "entry-timeout": { type: "string", default: "1" },
     "attr-timeout": { type: "string", default: "1" },
+    "negative-timeout": { type: "string", default: "0" },
     "no-keep-cache": { type: "boolean", default: false },
+    "no-flush": { type: "boolean", default: false },
     readdirplus: { type: "string", default: "auto" },
     "no-acl": { type: "boolean", default: false },
     debug: { type: "boolean", default: false },
@@ -39,7 +47,7 @@ const { values, positionals } = parseArgs({
 async function main(): Promise<void> {
   const mountpoint = positionals[0];
   if (!mountpoint) {
-    console.error("usage: node dist/bench/memfs_fuse.js MOUNTPOINT [--reads N] [--threads N] [--entry-timeout S] [--attr-timeout S] [--no-keep-cache] [--readdirplus auto|always|off] [--no-acl] [--debug]");
+    console.error("usage: node dist/bench/memfs_fuse.js MOUNTPOINT [--reads N] [--threads N] [--entry-timeout S] [--attr-timeout S] [--negative-timeout S] [--no-keep-cache] [--no-flush] [--readdirplus auto|always|off] [--no-acl] [--debug]");
     process.exitCode = 2;
     return;
   }
@@ -47,13 +55,15 @@ async function main(): Promise<void> {
 
   const rdp = values.readdirplus;
   if (rdp !== "auto" && rdp !== "always" && rdp !== "off") throw new Error(`--readdirplus ${rdp}?`);
-  const fs = new MemFs({ keepCache: !values["no-keep-cache"] });
+  const negativeTimeout = Number(values["negative-timeout"]);
+  const fs = new MemFs({ keepCache: !values["no-keep-cache"], noFlush: values["no-flush"], negativeEntries: negativeTimeout > 0 });
   const m = await FuseMount.mount(mountpoint, fs, {
     subtype: "memfs",
     source: "memfs",
     reads: values.reads ? Number(values.reads) : undefined,
     entryTimeout: Number(values["entry-timeout"]),
     attrTimeout: Number(values["attr-timeout"]),
+    negativeTimeout,
     readdirplus: rdp,
     posixAcl: !values["no-acl"],
     debug: values.debug,

@@ -13,6 +13,14 @@
  * that is not mounted yet fails reads with EPERM).  mount() resolves once
  * INIT has been agreed, so a returned FuseMount is ready for use.
  *
+ * Readahead: the kernel reads ahead of a sequential reader no further than
+ * the connection's backing device allows (read_ahead_kb, 128 KiB by
+ * default, and INIT can only lower it), so each READ is at most 128 KiB.
+ * After INIT, mount() raises /sys/class/bdi/<MAJ:MIN>/read_ahead_kb to the
+ * session's maxReadahead (best effort: a failure is logged, nothing else),
+ * MAJ:MIN being the mount's device number from /proc/self/mountinfo (no
+ * stat of our own mount, which would be a request to ourselves).
+ *
  * Unmount: `umount <mountpoint>`; the kernel then ends the connection, every
  * outstanding read fails with ENODEV, the session ends, and the fd is
  * closed.  A busy mount fails with EBUSY (reported) unless `lazy`
@@ -119,6 +127,42 @@ function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/**
+ * The device number (MAJ:MIN) of the newest mount of type fstype on the
+ * resolved path realMountpoint, from /proc/self/mountinfo.  The caller
+ * resolves the path before mounting: resolving it afterwards stats the
+ * mount's root, which from the serving process deadlocks.
+ */
+export function mountDevice(realMountpoint: string, fstype: string): string | null {
+  let info: string;
+  try {
+    info = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return null;
+  }
+  let dev: string | null = null;
+  for (const line of info.split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (f.length > 4 && sep > 0 && unescapeMountinfo(f[4]!) === realMountpoint && f[sep + 1] === fstype) dev = f[2]!;
+  }
+  return dev;
+}
+
+/** raise the readahead of the backing device of the mount on realMountpoint to bytes (see the file comment) */
+function setReadahead(realMountpoint: string, fstype: string, bytes: number, log: (msg: string) => void): void {
+  const kb = Math.floor(bytes / 1024);
+  if (kb <= 128) return;
+  const dev = mountDevice(realMountpoint, fstype);
+  if (!dev) return;
+  const f = `/sys/class/bdi/${dev}/read_ahead_kb`;
+  try {
+    fs.writeFileSync(f, `${kb}\n`);
+  } catch (e) {
+    log(`fuse: cannot set ${f} to ${kb}: ${(e as Error).message}`);
+  }
+}
+
 /** `umount [-l] mountpoint`; throws FuseMountError (EBUSY, EINVAL: not mounted, ...) */
 export async function umount(mountpoint: string, opts: { lazy?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const args = opts.lazy ? ["-l", mountpoint] : [mountpoint];
@@ -177,6 +221,8 @@ export class FuseMount {
     if (!st.isDirectory()) throw new FuseMountError("ENOTDIR", `mount point ${mountpoint} is not a directory`);
     if (process.getuid && process.getuid() !== 0) throw new FuseMountError("EPERM", "mounting FUSE without fusermount needs root");
 
+    // resolved now: once mounted, resolving it would stat our own mount (see mountDevice)
+    const realMountpoint = safeRealpath(mountpoint);
     const optstr = mountOptionString(3, opts);
     let fd: number;
     try {
@@ -224,6 +270,7 @@ export class FuseMount {
     } finally {
       clearTimeout(timer);
     }
+    setReadahead(realMountpoint, `fuse.${opts.subtype}`, session.wantReadahead, opts.log ?? ((s) => console.error(s)));
     return m;
   }
 

@@ -67,10 +67,28 @@ import {
 import { FUSE_SETXATTR_ACL_KILL_SGID, direntSize, direntplusSize } from "./protocol.js";
 import type { SessionOptions } from "./session.js";
 
+/*
+ * How long the kernel keeps names, negative names and attributes.  With
+ * one mount every change comes through this kernel, which keeps its own
+ * caches right as it makes them (create/link/rename/unlink update the
+ * dcache; setattr, write, link, unlink, rename, xattr changes and the
+ * directory changes invalidate the attributes they touch; reads invalidate
+ * atime), so nothing it caches goes stale and long timeouts cost nothing
+ * in correctness.  Changes the daemon makes on its own (orphan deletion)
+ * touch no name or inode the kernel can still reach.  A multi-mount
+ * cluster must drop what another mount changed when it loses a lock:
+ * session.notifyInvalEntry (names, negative ones included) and
+ * notifyInvalInode (attributes and cached pages).
+ */
+export const KERNEL_CACHE_TIMEOUT_S = 3600;
+
 /** session options for ScoutfsFuseOps (posixAcl must be the fs's acl option) */
 export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
-  entryTimeout: 1,
-  attrTimeout: 1,
+  entryTimeout: KERNEL_CACHE_TIMEOUT_S,
+  attrTimeout: KERNEL_CACHE_TIMEOUT_S,
+  negativeTimeout: KERNEL_CACHE_TIMEOUT_S,
+  // sequential reads of archive files: 4 MiB of readahead keeps several 1 MiB READs in flight
+  maxReadahead: 4 << 20,
 };
 
 const GENERATION = 1;
@@ -81,9 +99,9 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 
 export interface ScoutfsFuseOpsOptions {
-  /** seconds the kernel caches names (default 1) */
+  /** seconds the kernel caches names (default KERNEL_CACHE_TIMEOUT_S) */
   entryTimeout?: number;
-  /** seconds the kernel caches attributes (default 1) */
+  /** seconds the kernel caches attributes (default KERNEL_CACHE_TIMEOUT_S) */
   attrTimeout?: number;
   /** let the kernel keep cached pages across opens (default true: this mount is the only writer) */
   keepCache?: boolean;
@@ -132,8 +150,8 @@ export class ScoutfsFuseOps implements FuseOps {
     readonly fs: Filesystem,
     opts: ScoutfsFuseOpsOptions = {},
   ) {
-    this.entryTimeout = opts.entryTimeout ?? 1;
-    this.attrTimeout = opts.attrTimeout ?? 1;
+    this.entryTimeout = opts.entryTimeout ?? KERNEL_CACHE_TIMEOUT_S;
+    this.attrTimeout = opts.attrTimeout ?? KERNEL_CACHE_TIMEOUT_S;
     this.keepCache = opts.keepCache ?? true;
   }
 
@@ -158,8 +176,9 @@ export class ScoutfsFuseOps implements FuseOps {
     return { attr: toFuseAttr(a), attrTimeout: this.attrTimeout };
   }
 
+  /** noFlush: flush() does nothing (writes are not buffered here), so close() need not wait for a FLUSH round trip */
   private openReply(ino: number): FuseOpenReply {
-    return { fh: ino, keepCache: this.keepCache };
+    return { fh: ino, keepCache: this.keepCache, noFlush: true };
   }
 
   /* ---------------------------------------------------------------- */
@@ -172,8 +191,16 @@ export class ScoutfsFuseOps implements FuseOps {
     // the daemon commits at unmount (Mount.unmount); nothing is held here
   }
 
-  async lookup(_ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry> {
-    return this.entry(await this.fs.lookup(parent, name));
+  /** null for a missing name: the session caches it as a negative entry (negativeTimeout) */
+  async lookup(_ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry | null> {
+    let a: Attr;
+    try {
+      a = await this.fs.lookup(parent, name);
+    } catch (e) {
+      if ((e as { errno?: string }).errno === "ENOENT") return null;
+      throw e;
+    }
+    return this.entry(a);
   }
 
   forget(ino: number, nlookup: number): void {

@@ -113,7 +113,11 @@ import { FuseError, errnoName, type FuseConnInfo, type FuseCtx, type FuseEntry, 
 export interface SessionOptions {
   /** largest WRITE the kernel sends (default 1 MiB) */
   maxWrite?: number;
-  /** readahead the kernel may do, capped by the kernel's own (default 1 MiB) */
+  /**
+   * readahead the kernel may do (default 1 MiB).  INIT can only lower the
+   * kernel's offer, which is the connection's backing device readahead
+   * (128 KiB by default); FuseMount raises that to this value after INIT.
+   */
   maxReadahead?: number;
   /** reads of /dev/fuse kept outstanding (default: half the threadpool, 1..8) */
   reads?: number;
@@ -194,6 +198,8 @@ export class FuseSession {
   /** resolves when the kernel has ended the connection and no read is outstanding */
   readonly ended: Promise<void>;
   conn: FuseConnInfo | null = null;
+  /** the readahead asked for (SessionOptions.maxReadahead) */
+  readonly wantReadahead: number;
 
   private readonly opts: Required<Omit<SessionOptions, "log" | "reads" | "maxWrite">>;
   private readonly log: (msg: string) => void;
@@ -243,6 +249,7 @@ export class FuseSession {
       congestionThreshold: opts.congestionThreshold ?? 48,
       debug: opts.debug ?? false,
     };
+    this.wantReadahead = this.opts.maxReadahead;
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, IN_HEADER_SIZE + WriteIn.size + this.maxWrite + PAGE_SIZE);
     this.initialized = new Promise((res, rej) => {
       this.resolveInit = res;

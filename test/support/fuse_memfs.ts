@@ -81,6 +81,10 @@ interface Inode {
 export interface MemFsOptions {
   /** reply FOPEN_KEEP_CACHE to opens: the kernel keeps cached pages across opens (default true) */
   keepCache?: boolean;
+  /** reply FOPEN_NOFLUSH to opens: close() sends no FLUSH (flush does nothing here) (default false) */
+  noFlush?: boolean;
+  /** a missing name's lookup returns null (a negative entry, cached for the session's negativeTimeout) instead of ENOENT (default false) */
+  negativeEntries?: boolean;
   /** entry/attr timeouts in replies (default: the session's) */
   entryTimeout?: number;
   attrTimeout?: number;
@@ -384,7 +388,10 @@ export class MemFs implements FuseOps {
     if (k === ".") return this.entry(d);
     if (k === "..") return this.entry(this.get(d.parent));
     const e = d.dir.get(k);
-    if (!e) fail("ENOENT");
+    if (!e) {
+      if (this.opts.negativeEntries) return null;
+      fail("ENOENT");
+    }
     return this.entry(this.get(e.ino));
   }
 
@@ -543,7 +550,7 @@ export class MemFs implements FuseOps {
   }
 
   private openReply(): FuseOpenReply {
-    return { fh: this.nextFh++, keepCache: this.opts.keepCache ?? true };
+    return { fh: this.nextFh++, keepCache: this.opts.keepCache ?? true, noFlush: this.opts.noFlush ?? false };
   }
 
   async open(_ctx: FuseCtx, ino: number, flags: number): Promise<FuseOpenReply> {
