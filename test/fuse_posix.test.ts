@@ -382,6 +382,38 @@ describe("POSIX through a scoutfs FUSE mount", { skip: skip ?? false, timeout: 1
     });
   });
 
+  test("copy_file_range: within and across files, short at end of file, page cache of the target dropped", async () => {
+    const res = py([
+      "M = 1 << 20",
+      "src = bytes((i * 7 + 3) % 251 for i in range(3 * M + 123))",
+      "with open('cfr-src', 'wb') as f: f.write(src)",
+      "dst = os.open('cfr-dst', os.O_RDWR | os.O_CREAT, 0o644)",
+      "os.write(dst, b'x' * 10)",
+      "os.pread(dst, 10, 0)  # cached in the kernel before the copy",
+      "s = os.open('cfr-src', os.O_RDONLY)",
+      "n1 = os.copy_file_range(s, dst, 5, 0, 0)",
+      "n2 = os.copy_file_range(s, dst, 10 * M, 2 * M, 2 * M)",
+      "data = os.pread(dst, 4 * M, 0)",
+      "same = os.open('cfr-src', os.O_RDWR)",
+      "overlap = err(os.copy_file_range, same, same, 50, 0, 20)",
+      "n3 = os.copy_file_range(same, same, 100, 0, 3 * M)",
+      "tail = os.pread(same, 100, 3 * M)",
+      "ok = data[:5] == src[:5] and data[5:10] == b'xxxxx' and data[10:2*M] == bytes(2*M - 10) and data[2*M:] == src[2*M:]",
+      "out({'n1': n1, 'n2': n2, 'ok': ok, 'size': os.fstat(dst).st_size, 'overlap': overlap, 'n3': n3, 'tail': tail == src[:100]})",
+    ]) as { n1: number; n2: number; ok: boolean; size: number; overlap: string; n3: number; tail: boolean };
+    assert.equal(res.n1, 5);
+    assert.equal(res.n2, (3 << 20) + 123 - (2 << 20), "short at the input's end of file");
+    assert.equal(res.size, (3 << 20) + 123);
+    assert.ok(res.ok, "copied bytes read back through the page cache");
+    assert.equal(res.overlap, "EINVAL", "overlapping ranges of one file");
+    assert.equal(res.n3, 100);
+    assert.ok(res.tail);
+    // served by the daemon, not by the kernel falling back to read and write
+    const c = await scoutfs("counters", mnt);
+    const served = /^fuse_op_copy_file_range(?:_64)?\s+(\d+)$/m.exec(c.stdout);
+    assert.ok(served && Number(served[1]) >= 3, c.stdout);
+  });
+
   test("mmap shared writes agree with read and write; fsync", () => {
     sh("mkdir mm");
     const r = py(
