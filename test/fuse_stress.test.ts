@@ -118,7 +118,7 @@ test("stress: many processes in shared directories, remount, kill -9", { skip: s
       process.kill(daemon.pid, "SIGKILL");
     });
     for (let i = 0; i < 100 && alive(daemon.pid); i++) await new Promise((r) => setTimeout(r, 50));
-    for (const r of second) assert.match(r.stopped, /^gone: /, `worker ${r.id} (seed ${SEED})`);
+    for (const r of second) assert.match(r.stopped, /^(gone|short write): /, `worker ${r.id} (seed ${SEED})`);
     assert.ok(
       second.some((r) => r.durableOps > 0),
       "some worker fsynced before the kill",

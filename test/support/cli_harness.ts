@@ -26,9 +26,11 @@ export interface Run {
 /** run a program; never throws for a non-zero status */
 export function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
   return new Promise((res) => {
-    execFile(file, args, { encoding: "utf8", timeout: 120_000, ...opts }, (e, stdout, stderr) => {
+    // scoutfs print of a busy filesystem writes many MiB
+    execFile(file, args, { encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 30, ...opts }, (e, stdout, stderr) => {
       const code = e ? (typeof (e as { code?: unknown }).code === "number" ? (e as { code: number }).code : 1) : 0;
-      res({ code, stdout, stderr });
+      // a failure to run or collect (not an exit status) says why in stderr
+      res({ code, stdout, stderr: e && typeof (e as { code?: unknown }).code !== "number" ? `${stderr}${e.message}` : stderr });
     });
   });
 }

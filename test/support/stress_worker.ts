@@ -6,7 +6,9 @@
  * unlink, fsync) and races the other workers for race-<k> names with
  * link(2); each op that succeeds is applied to its model and logged.  When
  * the filesystem goes away (ENOTCONN and friends, as after kill -9 of the
- * daemon) it stops and records the op in flight.  Any other error on its
+ * daemon) it stops and records the op in flight; so it does when a write
+ * comes back short (some of the requests the kernel split it into
+ * failed).  Any other error on its
  * own files is a filesystem bug: it stops and says so.  It always writes
  * its StressReport (stress_model.ts) to the report file before exiting.
  */
@@ -82,7 +84,8 @@ function main(): void {
           const fd = fs.openSync(abs(o.path), "r+");
           try {
             const n = fs.writeSync(fd, opData(o.seed, o.len), 0, o.len, o.offset);
-            if (n !== o.len) throw new Error(`short write ${n} of ${o.len}`);
+            // the kernel sent the write as several requests and a later one failed
+            if (n !== o.len) throw Object.assign(new Error(`short write ${n} of ${o.len}`), { code: "SHORT_WRITE" });
           } finally {
             fs.closeSync(fd);
           }
@@ -117,7 +120,7 @@ function main(): void {
         continue;
       }
       report.inFlight = o;
-      report.stopped = GONE.has(code) ? `gone: ${code}` : `error: ${(e as Error).message} in ${JSON.stringify(o)}`;
+      report.stopped = GONE.has(code) ? `gone: ${code}` : code === "SHORT_WRITE" ? `short write: ${(e as Error).message}` : `error: ${(e as Error).message} in ${JSON.stringify(o)}`;
       break;
     }
     applyStressOp(state, o);
