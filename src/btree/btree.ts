@@ -20,7 +20,7 @@
  * that don't need them store zeros.
  */
 import { BTREE_MAX_HEIGHT, BTREE_MAX_VAL_LEN } from "../format/constants.js";
-import type { Key } from "../format/key.js";
+import { keyCompare, type Key } from "../format/key.js";
 import type { BlockRef, BtreeRoot } from "../format/structs.js";
 import { EMPTY_ROOT } from "../format/structs.js";
 import type { BlockWriter, MetaStore } from "../block/store.js";
@@ -73,13 +73,13 @@ async function walkNode(
   if (level === 0) {
     for (let i = lowerBound(n.keys, start); i < n.keys.length; i++) {
       const k = n.keys[i]!;
-      if (Buffer.compare(k, end) > 0) return false;
+      if (keyCompare(k, end) > 0) return false;
       if (!visit({ key: k, ...n.vals[i]! })) return false;
     }
     return true;
   }
   for (let i = childIndex(n, start); i < n.keys.length; i++) {
-    if (Buffer.compare(n.keys[i]!, end) > 0) return false;
+    if (keyCompare(n.keys[i]!, end) > 0) return false;
     if (!(await walkNode(store, n.refs[i]!, level - 1, start, end, visit))) return false;
   }
   return true;
@@ -99,17 +99,17 @@ async function walkNodeBack(
   const n = await readNode(store, ref, level);
   if (level === 0) {
     let i = lowerBound(n.keys, last);
-    if (i === n.keys.length || Buffer.compare(n.keys[i]!, last) > 0) i--;
+    if (i === n.keys.length || keyCompare(n.keys[i]!, last) > 0) i--;
     for (; i >= 0; i--) {
       const k = n.keys[i]!;
-      if (Buffer.compare(k, first) < 0) return false;
+      if (keyCompare(k, first) < 0) return false;
       if (!visit({ key: k, ...n.vals[i]! })) return false;
     }
     return true;
   }
   for (let i = childIndex(n, last); i >= 0; i--) {
     if (!(await walkNodeBack(store, n.refs[i]!, level - 1, last, first, visit))) return false;
-    if (Buffer.compare(n.keys[i]!, first) <= 0) return false;
+    if (keyCompare(n.keys[i]!, first) <= 0) return false;
   }
   return true;
 }
@@ -246,7 +246,7 @@ async function fixUnderfull(w: BlockWriter, parent: BtreeNode, i: number, key: K
     moveTail(tmp, 0, r.node);
   }
   parent.keys[ri] = r.node.keys[0]!;
-  return Buffer.compare(key, parent.keys[ri]!) >= 0 ? ri : li;
+  return keyCompare(key, parent.keys[ri]!) >= 0 ? ri : li;
 }
 
 export type BtreeChange = { op: "set"; val: LeafVal } | { op: "delete" };
@@ -285,12 +285,12 @@ export async function btreeModify(
   }
   while (node.level > 0) {
     let i = childIndex(node, key);
-    if (change.op === "set" && i === 0 && Buffer.compare(key, node.keys[0]!) < 0) node.keys[0] = key;
+    if (change.op === "set" && i === 0 && keyCompare(key, node.keys[0]!) < 0) node.keys[0] = key;
     let c = await writable(w, node.refs[i]!, node.level - 1);
     node.refs[i] = c.ref;
     if (change.op === "set" && needsSplit(c.node)) {
       const right = await splitChild(w, node, i, c.node);
-      if (Buffer.compare(key, node.keys[i + 1]!) >= 0) {
+      if (keyCompare(key, node.keys[i + 1]!) >= 0) {
         i++;
         c = { ref: node.refs[i]!, node: right };
       }

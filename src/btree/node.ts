@@ -15,7 +15,7 @@
  * immutable once clean: writers clone before changing (copy-on-write).
  */
 import { BLOCK_HEADER_BYTES, BLOCK_LG_SIZE, BLOCK_MAGIC, BTREE_MAX_VAL_LEN } from "../format/constants.js";
-import { KEY_BYTES, type Key } from "../format/key.js";
+import { KEY_BYTES, keyCompare, type Key } from "../format/key.js";
 import type { BlockRef } from "../format/structs.js";
 import type { BlockCodec } from "../block/store.js";
 import { CorruptionError } from "../util/errors.js";
@@ -82,7 +82,7 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
           o += 16;
           n.bytes += PARENT_ENTRY_BYTES;
         }
-        if (i > 0 && Buffer.compare(n.keys[i - 1]!, key) >= 0) throw new RangeError("keys out of order");
+        if (i > 0 && keyCompare(n.keys[i - 1]!, key) >= 0) throw new RangeError("keys out of order");
       }
     } catch (e) {
       if (e instanceof RangeError) throw new CorruptionError(blkno, `btree node: ${e.message}`);
@@ -124,7 +124,7 @@ export function lowerBound(keys: Key[], k: Key): number {
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid]!, k) < 0) lo = mid + 1;
+    if (keyCompare(keys[mid]!, k) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -136,7 +136,7 @@ export function childIndex(n: BtreeNode, k: Key): number {
   let hi = n.keys.length; // find the last key <= k
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(n.keys[mid]!, k) <= 0) lo = mid + 1;
+    if (keyCompare(n.keys[mid]!, k) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo === 0 ? 0 : lo - 1;
