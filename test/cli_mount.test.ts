@@ -4,8 +4,9 @@
  * umount` unmounts and waits for the daemon to go, bad options are refused
  * before anything starts, and mount.scoutfs (installed into a temporary
  * prefix) works when called the way mount(8) calls it.  `mount -t scoutfs`
- * itself runs only if /sbin/mount.scoutfs is absent and /sbin writable (the
- * helper is installed for the test and removed in the finally block).
+ * itself, and an /etc/fstab-style line (`mount -T FSTAB MNT`), run only if
+ * /sbin/mount.scoutfs is absent and /sbin writable (the helper is installed
+ * for the test and removed in the finally block).
  * Needs root and /dev/fuse.  Cleans up mounts and daemons whatever happens.
  */
 import { test } from "node:test";
@@ -13,9 +14,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { isMounted } from "../src/fuse/mount.js";
-import { findDaemonPid } from "../src/cli/daemon.js";
+import { findDaemonPid, installMountHelper } from "../src/cli/daemon.js";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { alive, cleanupMount, inProcMounts, makeCliFs, run, sbinHelperPossible, scoutfs, type Run } from "./support/cli_harness.js";
+import { alive, cleanupMount, inProcMounts, makeCliFs, run, sbinHelperPossible, scoutfs, waitGone, type Run } from "./support/cli_harness.js";
 
 async function mountedCycle(mnt: string, mountIt: () => Promise<Run>, file: string): Promise<void> {
   const r = await mountIt();
@@ -93,6 +94,35 @@ test("scoutfs mount / umount / mount.scoutfs", { skip: skip ?? false, timeout: 3
     }
   } finally {
     if (sbinHelper) fs.rmSync(sbinHelper, { force: true });
+    await cleanupMount(mnt, meta);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+// (in this file, after the test above, so that only one test at a time puts mount.scoutfs in /sbin)
+test("an fstab line mounts with mount(8)", { skip: skip ?? false, timeout: 300_000 }, async (t) => {
+  if (!sbinHelperPossible()) {
+    t.skip("cannot install /sbin/mount.scoutfs here");
+    return;
+  }
+  const { tmp, meta, data, mnt } = await makeCliFs("cli-fstab-");
+  let helper: string | null = null;
+  try {
+    helper = installMountHelper("/sbin");
+    const fstab = path.join(tmp, "fstab");
+    fs.writeFileSync(fstab, `# scoutfs test\n${data} ${mnt} scoutfs metadev_path=${meta},noauto,_netdev,ino_alloc_per_lock=512 0 0\n`);
+    const m = await run("mount", ["-T", fstab, mnt]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.ok(inProcMounts(mnt));
+    fs.writeFileSync(path.join(mnt, "via-fstab"), "fstab\n");
+    const d = findDaemonPid(mnt)!;
+    assert.equal((await run("umount", [mnt])).code, 0);
+    await waitGone(d.pid);
+    assert.equal((await run("mount", ["-T", fstab, mnt])).code, 0);
+    assert.equal(fs.readFileSync(path.join(mnt, "via-fstab"), "utf8"), "fstab\n");
+    assert.equal((await scoutfs("umount", mnt)).code, 0);
+  } finally {
+    if (helper) fs.rmSync(helper, { force: true });
     await cleanupMount(mnt, meta);
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -9,8 +9,6 @@
  *   refused with a message naming the owner; a mount right after a plain
  *   umount(8) (which returns before the daemon has committed) waits for the
  *   old daemon instead of running beside it.
- * * An /etc/fstab-style line (`mount -T FSTAB MNT`, through /sbin/mount.scoutfs,
- *   only where the test can install and remove that helper).
  * Needs root and /dev/fuse.
  */
 import { test } from "node:test";
@@ -18,9 +16,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { isMounted } from "../src/fuse/mount.js";
-import { findDaemonPid, installMountHelper } from "../src/cli/daemon.js";
+import { findDaemonPid } from "../src/cli/daemon.js";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { alive, cleanupMount, inProcMounts, makeCliFs, run, sbinHelperPossible, scoutfs } from "./support/cli_harness.js";
+import { alive, cleanupMount, inProcMounts, makeCliFs, run, scoutfs, waitGone } from "./support/cli_harness.js";
 
 const skip = fuseSkipReason();
 
@@ -40,10 +38,6 @@ function freeBlocks(mnt: string): number {
   return (s.bfree * s.bsize) / 4096;
 }
 
-async function waitGone(pid: number): Promise<void> {
-  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(!alive(pid), `process ${pid} still alive`);
-}
 
 test("kill -9 of the daemon: umount -l, remount, fsync'd data intact, orphan deleted", { skip: skip ?? false, timeout: 300_000 }, async () => {
   const { tmp, meta, data, mnt } = await makeCliFs("cli-kill-");
@@ -151,30 +145,6 @@ test("one daemon per metadata device", { skip: skip ?? false, timeout: 300_000 }
   } finally {
     await cleanupMount(mnt, meta);
     await cleanupMount(mnt2);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-});
-
-test("an fstab line mounts with mount(8)", { skip: skip ?? (sbinHelperPossible() ? false : "cannot install /sbin/mount.scoutfs here"), timeout: 300_000 }, async () => {
-  const { tmp, meta, data, mnt } = await makeCliFs("cli-fstab-");
-  let helper: string | null = null;
-  try {
-    helper = installMountHelper("/sbin");
-    const fstab = path.join(tmp, "fstab");
-    fs.writeFileSync(fstab, `# scoutfs test\n${data} ${mnt} scoutfs metadev_path=${meta},noauto,_netdev,ino_alloc_per_lock=512 0 0\n`);
-    const m = await run("mount", ["-T", fstab, mnt]);
-    assert.equal(m.code, 0, m.stderr);
-    assert.ok(inProcMounts(mnt));
-    fs.writeFileSync(path.join(mnt, "via-fstab"), "fstab\n");
-    const d = findDaemonPid(mnt)!;
-    assert.equal((await run("umount", [mnt])).code, 0);
-    await waitGone(d.pid);
-    assert.equal((await run("mount", ["-T", fstab, mnt])).code, 0);
-    assert.equal(fs.readFileSync(path.join(mnt, "via-fstab"), "utf8"), "fstab\n");
-    assert.equal((await scoutfs("umount", mnt)).code, 0);
-  } finally {
-    if (helper) fs.rmSync(helper, { force: true });
-    await cleanupMount(mnt, meta);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });

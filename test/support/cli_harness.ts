@@ -49,6 +49,12 @@ export function inProcMounts(mnt: string): boolean {
 /** running (a zombie counts as gone) */
 export const alive = processRunning;
 
+/** wait up to 10 s for a process to be gone; fails the test if it is not */
+export async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pid)) throw new Error(`process ${pid} still alive`);
+}
+
 export interface CliFs {
   tmp: string;
   meta: string;
