@@ -88,6 +88,7 @@ export async function cleanupMount(mnt: string, meta?: string): Promise<void> {
     } catch {
       // gone
     }
+    await waitGone(d.pid).catch(() => {}); // so that its claim reads as stale below
   }
   if (d) fs.rmSync(d.file, { force: true });
   for (const dir of ["/var/log/scoutfs", path.join(os.tmpdir(), "scoutfs")]) {
