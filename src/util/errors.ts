@@ -10,10 +10,25 @@ import { constants as osConstants } from "node:os";
 
 export type Errno = keyof typeof osConstants.errno;
 
+/**
+ * Errnos that are ordinary answers, not failures: a lookup of a missing
+ * name, a create of an existing one, a missing xattr.  They are thrown on
+ * hot paths (every create looks its name up first), and capturing a stack
+ * costs several times a cache lookup, so these carry none; every other
+ * FsError keeps its stack for the logs.
+ */
+const ANSWER_ERRNOS: ReadonlySet<Errno> = new Set<Errno>(["ENOENT", "EEXIST", "ENODATA"]);
+
 export class FsError extends Error {
   readonly errno: Errno;
   constructor(errno: Errno, message?: string) {
-    super(message ? `${errno}: ${message}` : errno);
+    const stackLimit = Error.stackTraceLimit;
+    if (ANSWER_ERRNOS.has(errno)) Error.stackTraceLimit = 0;
+    try {
+      super(message ? `${errno}: ${message}` : errno);
+    } finally {
+      Error.stackTraceLimit = stackLimit;
+    }
     this.errno = errno;
     this.name = "FsError";
   }
