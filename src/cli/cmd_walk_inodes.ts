@@ -8,6 +8,7 @@
  */
 import { UsageError } from "./parse.js";
 import { requestMount } from "../control/client.js";
+import { indexPosToWire } from "../control/protocol.js";
 import { selectedPath } from "../control/locate.js";
 import { formatWalk, nextPos, parseWalkPos, type IndexName, type WalkEntry } from "../client/walk_inodes.js";
 
@@ -28,12 +29,11 @@ export async function walkInodesCommand(o: WalkInodesOptions, out: (line: string
   const last = parseWalkPos(o.last);
   if (!last) throw new UsageError(`invalid last position '${o.last}', try '1.2.3' or '-1'`);
   const where = selectedPath(o.path);
-  const wire = (e: WalkEntry) => ({ major: e.major.toString(), minor: e.minor, ino: e.ino.toString() });
 
   let total = 0;
   let from: WalkEntry | null = first;
   while (from) {
-    const r = await requestMount(where, "walkInodes", { index: index as IndexName, first: wire(from), last: wire(last), limit: BATCH });
+    const r = await requestMount(where, "walkInodes", { index: index as IndexName, first: indexPosToWire(from), last: indexPosToWire(last), limit: BATCH });
     if (r.entries.length === 0) break;
     const entries = r.entries.map((e) => ({ major: BigInt(e.major), minor: e.minor, ino: BigInt(e.ino) }));
     for (const line of formatWalk(entries, total)) out(line);

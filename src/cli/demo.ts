@@ -22,6 +22,7 @@ import { Mount } from "../client/mount.js";
 import { walkInodes, formatWalk } from "../client/walk_inodes.js";
 import { U64_MAX } from "../format/key.js";
 import { isFsError } from "../util/errors.js";
+import { isMounted } from "../fuse/mount.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -85,9 +86,7 @@ async function inProcessMount(meta: string, data: string): Promise<DemoMount> {
 async function main(): Promise<void> {
   const dir = resolve(process.argv[2] ?? "scoutfs-demo");
   const mnt = join(dir, "mnt");
-  if (fs.existsSync(mnt) && fs.readFileSync("/proc/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === mnt)) {
-    await umountCommand(mnt);
-  }
+  if (isMounted(mnt)) await umountCommand(mnt);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const meta = `${dir}/meta.img`;

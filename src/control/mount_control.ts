@@ -25,7 +25,7 @@ import { counters } from "../util/counters.js";
 import { FsError } from "../util/errors.js";
 import { U64_MAX } from "../format/key.js";
 import { walkInodes, type WalkEntry } from "../client/walk_inodes.js";
-import type { IndexPos, WalkInodesArgs } from "./protocol.js";
+import { indexPosToWire, type IndexPos, type WalkInodesArgs } from "./protocol.js";
 import { controlSocketPathForDaemon, devOfScoutfsMountPoint } from "./locate.js";
 import { ControlServer, type ControlHandlers } from "./server.js";
 
@@ -50,7 +50,7 @@ export function mountControlHandlers(m: Mount): ControlHandlers {
       if (!a || (a.index !== "meta_seq" && a.index !== "data_seq")) throw new FsError("EINVAL", "walkInodes: index must be meta_seq or data_seq");
       const limit = typeof a.limit === "number" && Number.isSafeInteger(a.limit) ? Math.min(Math.max(a.limit, 0), WALK_LIMIT_MAX) : 0;
       const entries = await walkInodes(m.forest, a.index, toPos(a.first), toPos(a.last), limit);
-      return { entries: entries.map((e) => ({ major: e.major.toString(), minor: e.minor, ino: e.ino.toString() })) };
+      return { entries: entries.map(indexPosToWire) };
     },
   };
 }

@@ -20,6 +20,7 @@
  * travel as decimal strings; counts and seqs are numbers.
  */
 import type { Errno } from "../util/errors.js";
+import type { WalkEntry } from "../client/walk_inodes.js";
 
 export const CONTROL_PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 1 << 20;
@@ -48,6 +49,11 @@ export interface IndexPos {
   major: string;
   minor: number;
   ino: string;
+}
+
+/** a walk position as it travels (u64s as decimal strings) */
+export function indexPosToWire(e: WalkEntry): IndexPos {
+  return { major: e.major.toString(), minor: e.minor, ino: e.ino.toString() };
 }
 
 export interface WalkInodesArgs {
