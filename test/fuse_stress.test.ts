@@ -147,15 +147,15 @@ test("stress: many processes in shared directories, remount, kill -9", { skip: s
       const s = cloneState(r.initial);
       const candidates: number[] = [];
       let closest = { op: -1, differ: [] as string[] };
-      const matches = (op: number) => {
-        const d = stateDigest(s);
+      const matches = (state: StressState, op: number) => {
+        const d = stateDigest(state);
         const differ = [...new Set([...d.keys(), ...mine.keys()])].filter((p) => d.get(p) !== mine.get(p));
         if (closest.op < 0 || differ.length < closest.differ.length) closest = { op, differ };
         return differ.length === 0;
       };
       for (let i = 0; i <= r.ops.length; i++) {
         if (i > 0) applyStressOp(s, r.ops[i - 1]!);
-        if (i >= r.durableOps && matches(i)) candidates.push(i);
+        if (i >= r.durableOps && matches(s, i)) candidates.push(i);
       }
       if (r.inFlight) {
         // the kernel may send one write(2) as several requests, so an
@@ -165,12 +165,10 @@ test("stress: many processes in shared directories, remount, kill -9", { skip: s
           f.op === "write"
             ? Array.from({ length: Math.ceil((f.offset + f.len) / 4096) - Math.floor(f.offset / 4096) }, (_, k) => ({ ...f, len: Math.min(f.len, (Math.floor(f.offset / 4096) + k + 1) * 4096 - f.offset) }))
             : [f];
-        const before = cloneState(s);
         for (const o of partials) {
-          const t = cloneState(before);
+          const t = cloneState(s);
           applyStressOp(t, o);
-          Object.assign(s, t);
-          if (matches(r.ops.length + 1)) candidates.push(r.ops.length + 1);
+          if (matches(t, r.ops.length + 1)) candidates.push(r.ops.length + 1);
         }
       }
       if (candidates.length === 0) {

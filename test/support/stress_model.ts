@@ -37,16 +37,25 @@ export function emptyState(): StressState {
   return { paths: {}, contents: {}, nextInode: 1 };
 }
 
-/** the bytes a write op writes */
-export function opData(seed: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
+/** a xorshift32 generator from seed: each call gives the next u32 */
+export function xorshift32(seed: number): () => number {
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < len; i += 4) {
+  return () => {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
     x >>>= 0;
+    return x;
+  };
+}
+
+/** the bytes a write op writes */
+export function opData(seed: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  const next = xorshift32(seed);
+  for (let i = 0; i < len; i += 4) {
+    const x = next();
     if (i + 4 <= len) b.writeUInt32LE(x, i);
     else for (let j = i; j < len; j++) b[j] = (x >>> (8 * (j - i))) & 0xff;
   }

@@ -14,7 +14,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { applyStressOp, emptyState, opData, STRESS_DIRS, type StressOp, type StressReport, type StressState } from "./stress_model.js";
+import { applyStressOp, cloneState, emptyState, opData, STRESS_DIRS, xorshift32, type StressOp, type StressReport, type StressState } from "./stress_model.js";
 
 interface WorkerConfig {
   mnt: string;
@@ -31,16 +31,9 @@ const RACE_NAMES = 50;
 function main(): void {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2]!, "utf8")) as WorkerConfig;
   const initial: StressState = cfg.stateFile ? (JSON.parse(fs.readFileSync(cfg.stateFile, "utf8")) as StressState) : emptyState();
-  const state: StressState = JSON.parse(JSON.stringify(initial)) as StressState;
-  let x = cfg.seed >>> 0 || 1;
-  const rand = (n: number): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const state = cloneState(initial);
+  const next = xorshift32(cfg.seed);
+  const rand = (n: number): number => next() % n;
   const report: StressReport = { id: cfg.id, initial, ops: [], durableOps: 0, inFlight: null, stopped: "deadline", raceLosses: 0 };
   const prefix = `w${cfg.id}-`;
   const own = (): string[] => Object.keys(state.paths).filter((p) => path.basename(p).startsWith(prefix));
