@@ -7,6 +7,9 @@
  * one system call that changes the filesystem, so after a crash each
  * worker's files must look like the model after some prefix of its ops:
  * at least up to its last fsync (a commit covers everything before it).
+ * One system call may reach the daemon as several requests (the kernel
+ * ends a write request at a partly written page), so the op where the
+ * prefix ends may be a write cut at a page boundary.
  *
  * The model is plain data (JSON-able) so a worker can hand it to the test:
  * paths map to inode keys (hard links share one), inode keys to contents.
