@@ -20,6 +20,7 @@ import { Mount, type MountOptions as ClientMountOptions } from "../client/mount.
 import { FuseMount, isMounted, forceUnmount, type MountOptions as FuseMountOptions } from "../fuse/mount.js";
 import { ScoutfsFuseOps, SCOUTFS_SESSION_OPTIONS } from "../fuse/scoutfs_ops.js";
 import { startMountControl } from "../control/mount_control.js";
+import { ControlAuth } from "../control/auth.js";
 
 export interface MountDaemonOptions {
   /** options for the scoutfs Mount (caches, commit interval, ...) */
@@ -45,7 +46,9 @@ export interface MountDaemon {
 export async function runMountDaemon(meta: string, data: string, mountpoint: string, opts: MountDaemonOptions = {}): Promise<MountDaemon> {
   const log = opts.log ?? ((s: string) => console.error(s));
   const m = await Mount.openPaths(meta, data, { log, ...opts.client });
-  const ops = new ScoutfsFuseOps(m.fs);
+  // the control socket learns its callers from lookups through this mount (control/auth.ts)
+  const auth = new ControlAuth();
+  const ops = new ScoutfsFuseOps(m.fs, { reservedLookup: (name, ctx) => auth.noteLookup(name, ctx) });
   let fuse: FuseMount;
   try {
     fuse = await FuseMount.mount(mountpoint, ops, {
@@ -59,8 +62,11 @@ export async function runMountDaemon(meta: string, data: string, mountpoint: str
     await m.unmount().catch((e2: unknown) => log(`scoutfs: closing after a failed mount: ${(e2 as Error).message}`));
     throw e;
   }
-  // the CLI's way in (statfs, counters); gone before the FUSE mount is
-  const control = await startMountControl(m, mountpoint, log);
+  // the CLI's way in; gone before the FUSE mount is
+  const invalidateInode = async (ino: number, off = 0, len = 0): Promise<void> => {
+    await fuse.session.notifyInvalInode(ino, off, len);
+  };
+  const control = await startMountControl({ mount: m, invalidateInode }, auth, mountpoint, log);
 
   let finishing: Promise<number> | null = null;
   const finish = (): Promise<number> => {

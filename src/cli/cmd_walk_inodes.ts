@@ -7,7 +7,7 @@
  * are listed (the mount walks its committed items).
  */
 import { UsageError } from "./parse.js";
-import { requestMount } from "../control/client.js";
+import { withMount } from "../control/client.js";
 import { indexPosToWire } from "../control/protocol.js";
 import { selectedPath } from "../control/locate.js";
 import { formatWalk, nextPos, parseWalkPos, type IndexName, type WalkEntry } from "../client/walk_inodes.js";
@@ -30,14 +30,16 @@ export async function walkInodesCommand(o: WalkInodesOptions, out: (line: string
   if (!last) throw new UsageError(`invalid last position '${o.last}', try '1.2.3' or '-1'`);
   const where = selectedPath(o.path);
 
-  let total = 0;
-  let from: WalkEntry | null = first;
-  while (from) {
-    const r = await requestMount(where, "walkInodes", { index: index as IndexName, first: indexPosToWire(from), last: indexPosToWire(last), limit: BATCH });
-    if (r.entries.length === 0) break;
-    const entries = r.entries.map((e) => ({ major: BigInt(e.major), minor: e.minor, ino: BigInt(e.ino) }));
-    for (const line of formatWalk(entries, total)) out(line);
-    total += entries.length;
-    from = nextPos(entries[entries.length - 1]!);
-  }
+  await withMount(where, async (c) => {
+    let total = 0;
+    let from: WalkEntry | null = first;
+    while (from) {
+      const r = await c.request("walkInodes", { index: index as IndexName, first: indexPosToWire(from), last: indexPosToWire(last), limit: BATCH });
+      if (r.entries.length === 0) break;
+      const entries = r.entries.map((e) => ({ major: BigInt(e.major), minor: e.minor, ino: BigInt(e.ino) }));
+      for (const line of formatWalk(entries, total)) out(line);
+      total += entries.length;
+      from = nextPos(entries[entries.length - 1]!);
+    }
+  });
 }

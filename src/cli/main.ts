@@ -17,6 +17,9 @@ import { umountCommand } from "./cmd_umount.js";
 import { statfsCommand } from "./cmd_statfs.js";
 import { walkInodesCommand } from "./cmd_walk_inodes.js";
 import { countersCommand } from "./cmd_counters.js";
+import { statCommand } from "./cmd_stat.js";
+import { dfCommand } from "./cmd_df.js";
+import { allocatedInosCommand, inoPathCommand, referringEntriesCommand } from "./cmd_inode_names.js";
 import { UsageError } from "./parse.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
@@ -30,6 +33,10 @@ interface CmdSpec {
 
 const out = (s: string) => process.stdout.write(s + "\n");
 const err = (s: string) => process.stderr.write(s + "\n");
+/** a line of bytes (names need not be UTF-8) */
+const outBytes = (b: Buffer) => process.stdout.write(Buffer.concat([b, NEWLINE]));
+const NEWLINE = Buffer.from("\n");
+const PATH_HELP = "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)";
 
 const commands: CmdSpec[] = [
   {
@@ -87,6 +94,20 @@ const commands: CmdSpec[] = [
       }),
   },
   {
+    name: "df",
+    group: "Core admin",
+    args: "[-h|--human-readable] [-p|--path PATH]",
+    doc: "Show metadata and data block usage",
+    build: (c) =>
+      c
+        .helpOption("--help", "display help for command")
+        .option("-p, --path <PATH>", PATH_HELP)
+        .option("-h, --human-readable", "Print sizes in human readable format (e.g., 1KB 234MB 2GB)")
+        .action(async (o: { path?: string; humanReadable?: boolean }) => {
+          await dfCommand(o, out);
+        }),
+  },
+  {
     name: "install-mount-helper",
     group: "Core admin",
     args: "[--prefix DIR]",
@@ -116,10 +137,49 @@ const commands: CmdSpec[] = [
     doc: "Print filesystem-wide fields of a mount (fsid, rid, committed_seq, sizes)",
     build: (c) =>
       c
-        .option("-p, --path <PATH>", "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)")
+        .option("-p, --path <PATH>", PATH_HELP)
         .option("-s, --single-field <FIELD-NAME>", "print only the value of this field")
         .action(async (o: { path?: string; singleField?: string }) => {
           await statfsCommand(o, out);
+        }),
+  },
+  {
+    name: "stat",
+    group: "Additional Information",
+    args: "[-s|--single-field FIELD-NAME] FILE",
+    doc: "Show ScoutFS extra inode information (meta_seq, data_seq, data_version, online/offline blocks, crtime)",
+    build: (c) =>
+      c
+        .argument("<FILE>")
+        .option("-s, --single-field <FIELD-NAME>", "print only the value of this field")
+        .action(async (file: string, o: { singleField?: string }) => {
+          await statCommand({ file, singleField: o.singleField }, out);
+        }),
+  },
+  {
+    name: "ino-path",
+    group: "Search Acceleration",
+    args: "INODE-NUM [-p|--path PATH]",
+    doc: "Print every path from the root to an inode, one per line",
+    build: (c) =>
+      c
+        .argument("<INODE-NUM>")
+        .option("-p, --path <PATH>", PATH_HELP)
+        .action(async (ino: string, o: { path?: string }) => {
+          await inoPathCommand({ ino, path: o.path }, outBytes);
+        }),
+  },
+  {
+    name: "get-referring-entries",
+    group: "Search Acceleration",
+    args: "[-p|--path PATH] INO",
+    doc: "Print the directory entries that refer to an inode",
+    build: (c) =>
+      c
+        .argument("<INO>")
+        .option("-p, --path <PATH>", PATH_HELP)
+        .action(async (ino: string, o: { path?: string }) => {
+          await referringEntriesCommand({ ino, path: o.path }, outBytes);
         }),
   },
   {
@@ -132,9 +192,23 @@ const commands: CmdSpec[] = [
         .argument("<INDEX>", "meta_seq or data_seq")
         .argument("<FIRST-ENTRY>", "MAJOR[.MINOR[.INO]] to start at")
         .argument("<LAST-ENTRY>", "MAJOR[.MINOR[.INO]] to end at, -1 for the last")
-        .option("-p, --path <PATH>", "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)")
+        .option("-p, --path <PATH>", PATH_HELP)
         .action(async (index: string, first: string, last: string, o: { path?: string }) => {
           await walkInodesCommand({ index, first, last, path: o.path }, out);
+        }),
+  },
+  {
+    name: "get-allocated-inos",
+    group: "Debugging commands",
+    args: "[-i|--ino INO] [-s|--single] [-p|--path PATH]",
+    doc: "Print the allocated inode numbers from INO to the end of its group of 1024",
+    build: (c) =>
+      c
+        .option("-i, --ino <INO>", "Start from 64bit inode number (required)")
+        .option("-s, --single", "Only print single specific inode number argument")
+        .option("-p, --path <PATH>", PATH_HELP)
+        .action(async (o: { ino?: string; single?: boolean; path?: string }) => {
+          await allocatedInosCommand(o, out);
         }),
   },
   {

@@ -9,15 +9,24 @@
  * in time ETIMEDOUT, a daemon that closes the connection or breaks the
  * protocol EPROTO, and an error response carries the daemon's errno and
  * message.
+ *
+ * Before its first op a connection proves who is asking (authenticate():
+ * the challenge name is looked up in a directory of the mount, see
+ * auth.ts).  Commands that act on a file open it as the original's did
+ * before its ioctl (locateFile), so the kernel checks that the caller may.
  */
+import fs from "node:fs";
 import net from "node:net";
-import { FsError } from "../util/errors.js";
-import { locateMount } from "./locate.js";
+import path from "node:path";
+import { FsError, type Errno } from "../util/errors.js";
+import { locateMount, type LocatedMount } from "./locate.js";
 import {
   CONTROL_PROTOCOL_VERSION,
   encodeLine,
   LineSplitter,
   parseResponse,
+  type AnyOp,
+  type AnyOps,
   type ControlOp,
   type ControlOps,
   type ControlResponse,
@@ -75,7 +84,19 @@ export class ControlClient {
     });
   }
 
-  async request<K extends ControlOp>(op: K, args: ControlOps[K]["args"]): Promise<ControlOps[K]["result"]> {
+  /** prove who we are by looking the daemon's challenge name up in dir, a directory of the mount */
+  async authenticate(dir: string): Promise<void> {
+    const c = await this.request("hello", {});
+    try {
+      await fs.promises.lstat(path.join(dir, c.name));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") throw new FsError("EACCES", `${this.what}: cannot look up a name in ${dir} to authenticate: ${code ?? (e as Error).message}`);
+    }
+    await this.request("auth", { nonce: c.nonce });
+  }
+
+  async request<K extends AnyOp>(op: K, args: AnyOps[K]["args"]): Promise<AnyOps[K]["result"]> {
     if (this.broken) throw this.broken;
     const id = this.nextId++;
     const reply = await new Promise<ControlResponse>((resolve, reject) => {
@@ -88,7 +109,7 @@ export class ControlClient {
     });
     if (!reply.ok) throw new FsError(reply.errno, reply.message || undefined);
     // the daemon builds results from the same ControlOps types; the version check covers other builds
-    return reply.result as ControlOps[K]["result"];
+    return reply.result as AnyOps[K]["result"];
   }
 
   close(): void {
@@ -117,13 +138,79 @@ export class ControlClient {
   }
 }
 
-/** one request to the mount that path is in (-p / env / cwd resolved by the caller) */
-export async function requestMount<K extends ControlOp>(path: string, op: K, args: ControlOps[K]["args"]): Promise<ControlOps[K]["result"]> {
-  const m = await locateMount(path);
-  const c = await ControlClient.connect(m.socketPath, m.mountPoint ? `scoutfs mount ${m.mountPoint}` : path);
+/** a directory of the mount p is in, to authenticate through */
+async function authDir(m: LocatedMount, p: string): Promise<string> {
+  if (m.mountPoint) return m.mountPoint;
+  const st = await fs.promises.stat(p);
+  return st.isDirectory() ? p : path.dirname(p);
+}
+
+/** an authenticated connection to the mount that p is in */
+export async function connectMount(p: string): Promise<ControlClient> {
+  const m = await locateMount(p);
+  const c = await ControlClient.connect(m.socketPath, m.mountPoint ? `scoutfs mount ${m.mountPoint}` : p);
   try {
-    return await c.request(op, args);
+    await c.authenticate(await authDir(m, p));
+  } catch (e) {
+    c.close();
+    throw e;
+  }
+  return c;
+}
+
+/** run fn with an authenticated connection to the mount that p is in, closed after */
+export async function withMount<T>(p: string, fn: (c: ControlClient) => Promise<T>): Promise<T> {
+  const c = await connectMount(p);
+  try {
+    return await fn(c);
   } finally {
     c.close();
   }
+}
+
+/** one request to the mount that p is in (-p / env / cwd resolved by the caller) */
+export function requestMount<K extends ControlOp>(p: string, op: K, args: ControlOps[K]["args"]): Promise<ControlOps[K]["result"]> {
+  return withMount(p, (c) => c.request(op, args));
+}
+
+export interface LocatedFile {
+  ino: number;
+  mount: LocatedMount;
+  /** a path inside the mount to reach its daemon by (the file itself) */
+  path: string;
+}
+
+/**
+ * The scoutfs inode of file, opened for reading or writing first so the
+ * kernel checks the caller may (the original's commands open the file and
+ * call an ioctl on it).  A file elsewhere is ENOTTY, the errno the
+ * original's ioctl gets there.
+ */
+export async function locateFile(file: string, flags: "r" | "w" = "r"): Promise<LocatedFile> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, flags === "w" ? fs.constants.O_WRONLY : fs.constants.O_RDONLY);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new FsError((err.code ?? "EIO") as Errno, `${file}: ${osMessage(err)}`);
+  }
+  try {
+    const st = await fh.stat({ bigint: true });
+    let mount: LocatedMount;
+    try {
+      mount = await locateMount(file);
+    } catch (e) {
+      if (e instanceof FsError && e.errno === "ENOTTY") throw new FsError("ENOTTY", `${file}: Inappropriate ioctl for device (not on a scoutfs mount)`);
+      throw e;
+    }
+    return { ino: Number(st.ino), mount, path: file };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** "No such file or directory" from an fs error, without the syscall and path Node adds */
+function osMessage(e: NodeJS.ErrnoException): string {
+  const m = /^[A-Z0-9]+: (.*?),/.exec(e.message);
+  return m?.[1] ?? e.message;
 }

@@ -16,6 +16,15 @@
  * (client/walk_inodes.ts); the command asks again from after the last
  * entry until a batch comes back empty.
  *
+ * stat, inoPath, referringEntries, allocatedInos: an inode's scoutfs
+ * fields, and from an inode number to its names (fs/inode_paths.ts), with
+ * the original's permission checks (stat needs what opening the file for
+ * reading needs; the others CAP_DAC_READ_SEARCH or CAP_SYS_ADMIN).
+ *
+ * Handlers get a MountControlContext: the mount, and a way to drop what
+ * the kernel caches of an inode when an op changes it behind the kernel's
+ * back (FUSE notify inval inode; a no-op without FUSE).
+ *
  * startMountControl() runs once FUSE is mounted: it looks the mount point
  * up in mountinfo to learn the device number that names the socket
  * (locate.ts).
@@ -28,8 +37,26 @@ import { walkInodes, type WalkEntry } from "../client/walk_inodes.js";
 import { indexPosToWire, type IndexPos, type WalkInodesArgs } from "./protocol.js";
 import { controlSocketPathForDaemon, devOfScoutfsMountPoint } from "./locate.js";
 import { ControlServer, type ControlHandlers } from "./server.js";
+import type { ControlAuthenticator } from "./auth.js";
+import { MAY_READ, requireAccess, requireDacReadSearch, requireSysAdmin } from "./caller.js";
+import { argsObject, uintArg } from "./args.js";
 
-export function mountControlHandlers(m: Mount): ControlHandlers {
+export interface MountControlContext {
+  mount: Mount;
+  /** drop the kernel's cached attributes and pages [off, off+len) of ino (len 0: all); a no-op without FUSE */
+  invalidateInode(ino: number, off?: number, len?: number): Promise<void>;
+}
+
+/** a context for a mount not served by FUSE (tests, in-process use) */
+export function unservedMountContext(m: Mount): MountControlContext {
+  return { mount: m, invalidateInode: async () => {} };
+}
+
+/** most entries one referringEntries or allocatedInos answer carries */
+const BATCH_MAX = 4096;
+
+export function mountControlHandlers(ctx: MountControlContext): ControlHandlers {
+  const m = ctx.mount;
   return {
     statfs: async () => {
       const s = await m.server.statfs();
@@ -40,6 +67,7 @@ export function mountControlHandlers(m: Mount): ControlHandlers {
         totalMetaBlocks: s.totalMetaBlocks,
         totalDataBlocks: s.totalDataBlocks,
         freeMetaBlocks: s.freeMetaBlocks,
+        reservedMetaBlocks: s.reservedMetaBlocks,
         freeDataBlocks: s.freeDataBlocks,
       };
     },
@@ -51,6 +79,39 @@ export function mountControlHandlers(m: Mount): ControlHandlers {
       const limit = typeof a.limit === "number" && Number.isSafeInteger(a.limit) ? Math.min(Math.max(a.limit, 0), WALK_LIMIT_MAX) : 0;
       const entries = await walkInodes(m.forest, a.index, toPos(a.first), toPos(a.last), limit);
       return { entries: entries.map(indexPosToWire) };
+    },
+    stat: async (args, caller) => {
+      const ino = uintArg("stat", argsObject("stat", args), "ino", 1);
+      const a = await m.fs.getattr(ino);
+      requireAccess(caller, a, MAY_READ);
+      return {
+        metaSeq: a.metaSeq,
+        dataSeq: a.dataSeq,
+        dataVersion: a.dataVersion,
+        onlineBlocks: a.onlineBlocks,
+        offlineBlocks: a.offlineBlocks,
+        crtime: a.crtime,
+      };
+    },
+    inoPath: async (args, caller) => {
+      requireDacReadSearch(caller);
+      const o = argsObject("inoPath", args);
+      const p = await m.fs.inoPath(uintArg("inoPath", o, "ino"), uintArg("inoPath", o, "dirIno"), uintArg("inoPath", o, "dirPos"));
+      return p ? { dirIno: p.dir, dirPos: p.pos, pathB64: p.path.toString("base64") } : null;
+    },
+    referringEntries: async (args, caller) => {
+      requireDacReadSearch(caller);
+      const o = argsObject("referringEntries", args);
+      const op = "referringEntries";
+      const limit = Math.min(uintArg(op, o, "limit", 1), BATCH_MAX);
+      const entries = await m.fs.referringEntries(uintArg(op, o, "ino"), uintArg(op, o, "dirIno"), uintArg(op, o, "dirPos"), limit);
+      return { entries: entries.map((e) => ({ dirIno: e.dir, dirPos: e.pos, type: e.type, nameB64: e.name.toString("base64") })) };
+    },
+    allocatedInos: async (args, caller) => {
+      requireSysAdmin(caller);
+      const o = argsObject("allocatedInos", args);
+      const limit = Math.min(uintArg("allocatedInos", o, "limit", 1), BATCH_MAX);
+      return { inos: await m.fs.allocatedInos(uintArg("allocatedInos", o, "start"), limit) };
     },
   };
 }
@@ -70,11 +131,16 @@ function toPos(p: unknown): WalkEntry {
   return { major: u64(o.major), minor: o.minor, ino: u64(o.ino) };
 }
 
-/** serve m's control socket, named by the device number of mountpoint; null (logged) if it cannot start */
-export async function startMountControl(m: Mount, mountpoint: string, log: (msg: string) => void): Promise<ControlServer | null> {
+/** serve a mount's control socket, named by the device number of mountpoint; null (logged) if it cannot start */
+export async function startMountControl(
+  ctx: MountControlContext,
+  auth: ControlAuthenticator,
+  mountpoint: string,
+  log: (msg: string) => void,
+): Promise<ControlServer | null> {
   try {
     const socketPath = controlSocketPathForDaemon(devOfScoutfsMountPoint(mountpoint));
-    const server = await ControlServer.listen(socketPath, mountControlHandlers(m), log);
+    const server = await ControlServer.listen(socketPath, mountControlHandlers(ctx), auth, log);
     log(`scoutfs: control socket ${socketPath}`);
     return server;
   } catch (e) {

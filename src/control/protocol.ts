@@ -8,6 +8,10 @@
  * most MAX_LINE_BYTES; a longer one ends the connection (after an error
  * response), since nothing after it can be framed reliably.
  *
+ * A connection first authenticates (hello, a lookup through the mount,
+ * auth: see auth.ts); every other op is refused with EACCES until then,
+ * and handlers get the caller with the arguments.
+ *
  *   request:  {"v":1,"id":7,"op":"statfs","args":{}}
  *   response: {"id":7,"ok":true,"result":{...}}
  *             {"id":7,"ok":false,"errno":"EINVAL","message":"..."}
@@ -36,6 +40,8 @@ export interface StatfsInfo {
   totalMetaBlocks: number;
   totalDataBlocks: number;
   freeMetaBlocks: number;
+  /** free metadata blocks kept back for the server's commits (df does not count them as free) */
+  reservedMetaBlocks: number;
   freeDataBlocks: number;
 }
 
@@ -68,13 +74,52 @@ export interface WalkInodesInfo {
   entries: IndexPos[];
 }
 
-/** every op: its arguments and its result */
+/** what the original's stat_more ioctl returned of an inode */
+export interface StatMoreInfo {
+  metaSeq: number;
+  dataSeq: number;
+  dataVersion: number;
+  onlineBlocks: number;
+  offlineBlocks: number;
+  crtime: { sec: number; nsec: number };
+}
+
+/** an entry that names an inode; names are bytes, sent as base64 */
+export interface ReferringEntryInfo {
+  dirIno: number;
+  dirPos: number;
+  /** DT_* type */
+  type: number;
+  nameB64: string;
+}
+
+/** one path of an inode from the root, and the entry to continue after */
+export interface InoPathInfo {
+  dirIno: number;
+  dirPos: number;
+  pathB64: string;
+}
+
+/** the ops of a connection's handshake, answered by the server itself (auth.ts) */
+export interface AuthOps {
+  hello: { args: Record<string, never>; result: { nonce: string; name: string } };
+  auth: { args: { nonce: string }; result: { uid: number; gid: number } };
+}
+
+/** every op of a mount, served once the connection is authenticated: its arguments and its result */
 export interface ControlOps {
   statfs: { args: Record<string, never>; result: StatfsInfo };
   counters: { args: Record<string, never>; result: CountersInfo };
   walkInodes: { args: WalkInodesArgs; result: WalkInodesInfo };
+  stat: { args: { ino: number }; result: StatMoreInfo };
+  /** the next path at or after (dirIno, dirPos); null when there is none */
+  inoPath: { args: { ino: number; dirIno: number; dirPos: number }; result: InoPathInfo | null };
+  referringEntries: { args: { ino: number; dirIno: number; dirPos: number; limit: number }; result: { entries: ReferringEntryInfo[] } };
+  allocatedInos: { args: { start: number; limit: number }; result: { inos: number[] } };
 }
 export type ControlOp = keyof ControlOps;
+export type AnyOps = ControlOps & AuthOps;
+export type AnyOp = keyof AnyOps;
 
 export interface ControlRequest {
   v: number;

@@ -12,12 +12,14 @@
  * The socket file: a stale one (a daemon that died) is replaced at listen
  * (atomically, by rename); close() removes the file only if it is still the
  * one this server created (same inode), so a daemon that exits late never
- * removes the socket of the daemon that replaced it.  The socket is 0666: every op
- * served today only reports.  An op that changes anything must first learn
- * the peer's credentials (SO_PEERCRED; not in Node's net module) or be
- * served on a root-only socket.
+ * removes the socket of the daemon that replaced it.  The socket is 0666:
+ * anyone may connect, but nothing but the handshake (hello, auth; see
+ * auth.ts) is answered before the connection knows its caller, and each
+ * handler checks that caller's permission for what it does.
  */
 import fs from "node:fs";
+import type { ControlCaller } from "./caller.js";
+import type { ControlAuthenticator } from "./auth.js";
 import net from "node:net";
 import { FsError } from "../util/errors.js";
 import {
@@ -31,7 +33,16 @@ import {
   type ControlResponse,
 } from "./protocol.js";
 
-export type ControlHandlers = { [K in ControlOp]: (args: ControlOps[K]["args"]) => Promise<ControlOps[K]["result"]> };
+export type ControlHandlers = {
+  [K in ControlOp]: (args: ControlOps[K]["args"], caller: ControlCaller) => Promise<ControlOps[K]["result"]>;
+};
+
+/** one connection's state */
+interface Conn {
+  caller: ControlCaller | null;
+  /** the nonce hello issued on this connection */
+  nonce: string | null;
+}
 
 export class ControlServer {
   private readonly sockets = new Set<net.Socket>();
@@ -43,7 +54,12 @@ export class ControlServer {
     private readonly ino: number,
   ) {}
 
-  static async listen(socketPath: string, handlers: ControlHandlers, log: (msg: string) => void = () => {}): Promise<ControlServer> {
+  static async listen(
+    socketPath: string,
+    handlers: ControlHandlers,
+    auth: ControlAuthenticator,
+    log: (msg: string) => void = () => {},
+  ): Promise<ControlServer> {
     // bound under a name of our own, then renamed over the real one: libuv
     // unlinks the bound name when the server closes, which must never be a
     // name another daemon may have taken over since
@@ -65,12 +81,13 @@ export class ControlServer {
       throw e;
     }
     const cs = new ControlServer(socketPath, server, fs.statSync(socketPath).ino);
-    server.on("connection", (sock) => cs.serve(sock, handlers, log));
+    server.on("connection", (sock) => cs.serve(sock, handlers, auth, log));
     server.on("error", (e) => log(`scoutfs: control socket ${socketPath}: ${e.message}`));
     return cs;
   }
 
-  private serve(sock: net.Socket, handlers: ControlHandlers, log: (msg: string) => void): void {
+  private serve(sock: net.Socket, handlers: ControlHandlers, auth: ControlAuthenticator, log: (msg: string) => void): void {
+    const conn: Conn = { caller: null, nonce: null };
     this.sockets.add(sock);
     sock.on("close", () => this.sockets.delete(sock));
     sock.on("error", () => {}); // a client that went away: nothing to tell anyone
@@ -88,7 +105,7 @@ export class ControlServer {
       }
       for (const line of got) {
         queue = queue.then(async () => {
-          const reply = await answer(line, handlers, log);
+          const reply = await answer(line, handlers, auth, conn, log);
           if (!sock.destroyed) sock.write(encodeLine(reply));
         });
       }
@@ -113,17 +130,37 @@ export class ControlServer {
   }
 }
 
-async function answer(line: string, handlers: ControlHandlers, log: (msg: string) => void): Promise<ControlResponse> {
+/** the handshake's answers: a challenge, then the caller it proved */
+function answerAuth(op: "hello" | "auth", args: unknown, auth: ControlAuthenticator, conn: Conn): unknown {
+  if (op === "hello") {
+    const c = auth.issue();
+    conn.nonce = c.nonce;
+    return c;
+  }
+  const nonce = (args as { nonce?: unknown } | null)?.nonce;
+  if (typeof nonce !== "string" || nonce !== conn.nonce) throw new FsError("EINVAL", "auth: not the nonce hello gave this connection");
+  conn.nonce = null;
+  const caller = auth.claim(nonce);
+  if (!caller) throw new FsError("EACCES", "auth: the mount saw no lookup of the challenge name from a live process");
+  conn.caller = caller;
+  return { uid: caller.uid, gid: caller.gid };
+}
+
+async function answer(line: string, handlers: ControlHandlers, auth: ControlAuthenticator, conn: Conn, log: (msg: string) => void): Promise<ControlResponse> {
   const req = parseRequest(line);
   if ("error" in req) return { id: req.id, ok: false, errno: "EINVAL", message: req.error };
   const { id } = req;
   if (req.v !== CONTROL_PROTOCOL_VERSION) {
     return { id, ok: false, errno: "EPROTO", message: `control protocol version ${req.v} requested, the mount daemon speaks ${CONTROL_PROTOCOL_VERSION}` };
   }
-  if (!Object.hasOwn(handlers, req.op)) return { id, ok: false, errno: "EOPNOTSUPP", message: `unknown control op '${req.op}'` };
-  const handler = handlers[req.op as ControlOp] as (args: unknown) => Promise<unknown>;
+  const isAuth = req.op === "hello" || req.op === "auth";
+  if (!isAuth && !Object.hasOwn(handlers, req.op)) return { id, ok: false, errno: "EOPNOTSUPP", message: `unknown control op '${req.op}'` };
+  if (!isAuth && !conn.caller) return { id, ok: false, errno: "EACCES", message: `${req.op}: the connection has not authenticated` };
   try {
-    return { id, ok: true, result: await handler(req.args ?? {}) };
+    if (isAuth) return { id, ok: true, result: answerAuth(req.op as "hello" | "auth", req.args, auth, conn) };
+    // arguments are checked by each handler: they come from any local process
+    const handler = handlers[req.op as ControlOp] as (args: unknown, caller: ControlCaller) => Promise<unknown>;
+    return { id, ok: true, result: await handler(req.args ?? {}, conn.caller!) };
   } catch (e) {
     // the client rebuilds the FsError, which puts the errno name back in front
     if (e instanceof FsError) return { id, ok: false, errno: e.errno, message: e.message === e.errno ? "" : e.message.replace(`${e.errno}: `, "") };

@@ -74,11 +74,12 @@ export async function readEntries(ctx: FsCtx, dir: number, pos: number, max: num
   return out;
 }
 
-/** the entries that name an inode, as (dir, dirent) */
-export async function backrefs(ctx: FsCtx, ino: number, max = Infinity): Promise<{ dir: number; d: DirentVal }[]> {
+/** the entries that name an inode, as (dir, dirent), in (dir, pos) order from (fromDir, fromPos) */
+export async function backrefs(ctx: FsCtx, ino: number, max = Infinity, fromDir = 0, fromPos = 0): Promise<{ dir: number; d: DirentVal }[]> {
   const out: { dir: number; d: DirentVal }[] = [];
   if (max <= 0) return out;
-  for await (const kv of itemRange(ctx.items, linkBackrefFirst(ino), linkBackrefLast(ino))) {
+  const first = fromDir === 0 && fromPos === 0 ? linkBackrefFirst(ino) : linkBackrefKey(ino, fromDir, fromPos);
+  for await (const kv of itemRange(ctx.items, first, linkBackrefLast(ino))) {
     out.push({ dir: keySecond(kv.key), d: decodeDirent(kv.value) });
     if (out.length >= max) break;
   }

@@ -46,6 +46,7 @@ import { relatimeNeeded, setattrOp, touchAtime } from "./attr.js";
 import { fallocateData, readData, seekData, writeData } from "./data.js";
 import { applyRemoveXattr, applySetXattr, getXattr, listXattrNames, prepareRemoveXattr, prepareSetXattr } from "./xattr.js";
 import { statfs } from "./statfs.js";
+import { allocatedInos, inoPath, referringEntries, type InoPath, type ReferringEntry } from "./inode_paths.js";
 import { aclKindOfName, applyAclWrite, prepareSetAcl, type AclKind } from "./acl.js";
 import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs } from "./types.js";
 import { DT } from "./types.js";
@@ -119,6 +120,21 @@ export class Filesystem {
     const v = await readInode(this.ctx, ino);
     if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
     return toAttr(ino, v);
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* from inode numbers to names (inode_paths.ts): unlocked, batched    */
+
+  referringEntries(ino: number, fromDir: number, fromPos: number, max: number): Promise<ReferringEntry[]> {
+    return referringEntries(this.ctx, ino, fromDir, fromPos, max);
+  }
+
+  inoPath(ino: number, fromDir: number, fromPos: number): Promise<InoPath | undefined> {
+    return inoPath(this.ctx, ino, fromDir, fromPos);
+  }
+
+  allocatedInos(start: number, max: number): Promise<number[]> {
+    return allocatedInos(this.ctx, start, max);
   }
 
   async setattr(ino: number, changes: SetAttrChanges): Promise<Attr> {

@@ -109,6 +109,12 @@ export interface ScoutfsFuseOpsOptions {
   attrTimeout?: number;
   /** let the kernel keep cached pages across opens (default true: this mount is the only writer) */
   keepCache?: boolean;
+  /**
+   * Names the mount answers ENOENT for without asking the fs, seeing who
+   * looked them up: the control socket's authentication (control/auth.ts).
+   * Called for every lookup, so it must be cheap for ordinary names.
+   */
+  reservedLookup?: (name: Buffer, ctx: FuseCtx) => boolean;
 }
 
 /** the fs Attr as the kernel wants it */
@@ -147,6 +153,7 @@ export class ScoutfsFuseOps implements FuseOps {
   private readonly entryTimeout: number;
   private readonly attrTimeout: number;
   private readonly keepCache: boolean;
+  private readonly reservedLookup: ((name: Buffer, ctx: FuseCtx) => boolean) | undefined;
   /** what INIT agreed (null before INIT) */
   conn: FuseConnInfo | null = null;
 
@@ -157,6 +164,7 @@ export class ScoutfsFuseOps implements FuseOps {
     this.entryTimeout = opts.entryTimeout ?? KERNEL_CACHE_TIMEOUT_S;
     this.attrTimeout = opts.attrTimeout ?? KERNEL_CACHE_TIMEOUT_S;
     this.keepCache = opts.keepCache ?? true;
+    this.reservedLookup = opts.reservedLookup;
   }
 
   /** the kernel's lookup count of ino as this side has counted it */
@@ -196,7 +204,9 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   /** null for a missing name: the session caches it as a negative entry (negativeTimeout) */
-  async lookup(_ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry | null> {
+  async lookup(ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry | null> {
+    // an error reply, not a negative entry: nothing of a reserved name stays in the kernel's cache
+    if (this.reservedLookup?.(name, ctx)) throw new FuseError("ENOENT");
     let a: Attr;
     try {
       a = await this.fs.lookup(parent, name);

@@ -23,6 +23,8 @@ export interface Roots {
 export interface ServerStatfs {
   totalMetaBlocks: number;
   freeMetaBlocks: number;
+  /** of the free metadata blocks, those kept for the server's own commits (not for mounts' data) */
+  reservedMetaBlocks: number;
   totalDataBlocks: number;
   freeDataBlocks: number;
   committedSeq: number;

@@ -500,6 +500,7 @@ export class Server implements ServerApi {
     return {
       totalMetaBlocks: s.totalMetaBlocks,
       freeMetaBlocks: s.metaAlloc.totalLen + s.serverMetaAvail.count + s.serverMetaFreed.count + clientMeta,
+      reservedMetaBlocks: this.reserveMetaBlocks(),
       totalDataBlocks: s.totalDataBlocks,
       freeDataBlocks: s.dataAlloc.totalLen + clientData,
       committedSeq: s.committedSeq,
