@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemBlockDevice } from "../src/block/sim_device.js";
 import { BlockWriter, MetaStore, type MetaAllocator } from "../src/block/store.js";
-import { btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll } from "../src/btree/btree.js";
+import { btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll, btreeSetSorted, type BtreeItem } from "../src/btree/btree.js";
 import { makeKey, KEY_MIN, KEY_MAX, type Key } from "../src/format/key.js";
 import { EMPTY_ROOT, type BtreeRoot } from "../src/format/structs.js";
 import { NODE_CAPACITY } from "../src/btree/node.js";
@@ -91,6 +91,50 @@ test("btree matches a map model through random inserts, updates and deletes acro
       },
     ),
     { numRuns: 40, seed: 42 },
+  );
+});
+
+test("btreeSetSorted: batches of sorted items give the tree a map model says, across commits and with deletes between", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          batch: fc.uniqueArray(fc.record({ n: fc.integer({ min: 0, max: 4000 }), len: fc.integer({ min: 0, max: BTREE_MAX_VAL_LEN }) }), {
+            selector: (r) => r.n,
+            maxLength: 700,
+          }),
+          dels: fc.array(fc.integer({ min: 0, max: 4000 }), { maxLength: 50 }),
+        }),
+        { minLength: 1, maxLength: 6 },
+      ),
+      async (rounds) => {
+        const { store, alloc } = setup();
+        let root: BtreeRoot = { ...EMPTY_ROOT };
+        const model = new Map<number, Buffer>();
+        let seq = 1;
+        for (const r of rounds) {
+          const w = new BlockWriter(store, alloc, seq);
+          const items: BtreeItem[] = [...r.batch]
+            .sort((a, b) => a.n - b.n)
+            .map((it) => ({ key: k(it.n), seq, flags: it.n & 1, value: Buffer.alloc(it.len, (it.n + seq) & 0xff) }));
+          root = await btreeSetSorted(w, root, items);
+          for (const it of items) model.set(it.key.readUInt32BE(5), it.value);
+          for (const n of r.dels) {
+            root = (await btreeModify(w, root, k(n), { op: "delete" })).root;
+            model.delete(n);
+          }
+          await w.writeAll();
+          seq++;
+        }
+        await checkTree(store, root, model);
+        const cold = new MetaStore(store.dev, FSID, 4 << 20);
+        await checkTree(cold, root, model);
+        // seq and flags travel with each item
+        const { items } = await btreeRange(cold, root, KEY_MIN, KEY_MAX);
+        for (const it of items) assert.equal(it.flags, it.key.readUInt32BE(5) & 1);
+      },
+    ),
+    { numRuns: 40, seed: 7 },
   );
 });
 

@@ -251,28 +251,26 @@ async function fixUnderfull(w: BlockWriter, parent: BtreeNode, i: number, key: K
 
 export type BtreeChange = { op: "set"; val: LeafVal } | { op: "delete" };
 
+interface Descent {
+  rootRef: BlockRef;
+  height: number;
+  /** the writable leaf that holds or would hold the key */
+  leaf: BtreeNode;
+  /** the least key of the leaves to the right (undefined: none), for a set */
+  bound: Key | undefined;
+}
+
 /**
- * Apply one change; returns the new root and the item that was there
- * before (undefined if none).
+ * Make the path from the root to key's leaf writable, balancing on the way
+ * down: a set splits nodes that might not take one more entry (so the
+ * leaf has room for one LEAF_ENTRY_MAX), a delete mends underfull ones.
+ * The tree must not be empty.
  */
-export async function btreeModify(
-  w: BlockWriter, root: BtreeRoot, key: Key, change: BtreeChange,
-): Promise<{ root: BtreeRoot; old: LeafVal | undefined }> {
-  if (change.op === "set" && change.val.value.length > BTREE_MAX_VAL_LEN) {
-    throw new FsError("EINVAL", `item value of ${change.val.value.length} bytes exceeds ${BTREE_MAX_VAL_LEN}`);
-  }
-  if (root.height === 0) {
-    if (change.op === "delete") return { root, old: undefined };
-    const leaf = newNode(0);
-    leaf.keys.push(key);
-    leaf.vals.push(change.val);
-    leaf.bytes = leafEntryBytes(change.val);
-    const ref = await w.create(leaf, nodeCodec);
-    return { root: { ref, height: 1 }, old: undefined };
-  }
+async function descend(w: BlockWriter, root: BtreeRoot, key: Key, op: "set" | "delete"): Promise<Descent> {
   let { ref: rootRef, node } = await writable(w, root.ref, root.height - 1);
   let height = root.height;
-  if (change.op === "set" && needsSplit(node)) {
+  let bound: Key | undefined;
+  if (op === "set" && needsSplit(node)) {
     assert(height < BTREE_MAX_HEIGHT, "btree height limit");
     const top = newNode(height);
     top.keys.push(node.keys[0]!);
@@ -285,21 +283,49 @@ export async function btreeModify(
   }
   while (node.level > 0) {
     let i = childIndex(node, key);
-    if (change.op === "set" && i === 0 && keyCompare(key, node.keys[0]!) < 0) node.keys[0] = key;
+    if (op === "set" && i === 0 && keyCompare(key, node.keys[0]!) < 0) node.keys[0] = key;
     let c = await writable(w, node.refs[i]!, node.level - 1);
     node.refs[i] = c.ref;
-    if (change.op === "set" && needsSplit(c.node)) {
+    if (op === "set" && needsSplit(c.node)) {
       const right = await splitChild(w, node, i, c.node);
       if (keyCompare(key, node.keys[i + 1]!) >= 0) {
         i++;
         c = { ref: node.refs[i]!, node: right };
       }
-    } else if (change.op === "delete" && underfull(c.node) && node.keys.length > 1) {
+    } else if (op === "delete" && underfull(c.node) && node.keys.length > 1) {
       i = await fixUnderfull(w, node, i, key);
       c = { ref: node.refs[i]!, node: w.getDirty<BtreeNode>(node.refs[i]!)! };
     }
+    // a deeper separator is tighter than any above it
+    if (i + 1 < node.keys.length) bound = node.keys[i + 1]!;
     node = c.node;
   }
+  return { rootRef, height, leaf: node, bound };
+}
+
+function checkValLen(val: LeafVal): void {
+  if (val.value.length > BTREE_MAX_VAL_LEN) {
+    throw new FsError("EINVAL", `item value of ${val.value.length} bytes exceeds ${BTREE_MAX_VAL_LEN}`);
+  }
+}
+
+async function newRootLeaf(w: BlockWriter): Promise<BtreeRoot> {
+  return { ref: await w.create(newNode(0), nodeCodec), height: 1 };
+}
+
+/**
+ * Apply one change; returns the new root and the item that was there
+ * before (undefined if none).
+ */
+export async function btreeModify(
+  w: BlockWriter, root: BtreeRoot, key: Key, change: BtreeChange,
+): Promise<{ root: BtreeRoot; old: LeafVal | undefined }> {
+  if (change.op === "set") checkValLen(change.val);
+  if (root.height === 0) {
+    if (change.op === "delete") return { root, old: undefined };
+    root = await newRootLeaf(w);
+  }
+  let { rootRef, height, leaf: node } = await descend(w, root, key, change.op);
   const i = lowerBound(node.keys, key);
   const exists = i < node.keys.length && node.keys[i]!.equals(key);
   const old = exists ? node.vals[i] : undefined;
@@ -331,6 +357,66 @@ export async function btreeModify(
     return { root: { ...EMPTY_ROOT }, old };
   }
   return { root: { ref: rootRef, height }, old };
+}
+
+/**
+ * Set many items, given in strictly ascending key order: the same tree
+ * as btreeSet of each in turn, but one descent per run of items that
+ * land in the same leaf, merged into it in one pass (a commit writes its
+ * dirty items this way).  A run ends at the leaf's bound or when the
+ * leaf could not take the next item.
+ */
+export async function btreeSetSorted(w: BlockWriter, root: BtreeRoot, items: readonly BtreeItem[]): Promise<BtreeRoot> {
+  let j = 0;
+  while (j < items.length) {
+    const first = items[j]!;
+    checkValLen(first);
+    if (root.height === 0) root = await newRootLeaf(w);
+    const { rootRef, height, leaf, bound } = await descend(w, root, first.key, "set");
+    // the run: the descent left room for one item at least
+    let end = j + 1;
+    let bytes = leaf.bytes + leafEntryBytes(first);
+    while (end < items.length) {
+      const it = items[end]!;
+      if (bound !== undefined && keyCompare(it.key, bound) >= 0) break;
+      checkValLen(it);
+      const b = leafEntryBytes(it);
+      if (bytes + b > NODE_CAPACITY) break;
+      bytes += b;
+      end++;
+    }
+    mergeIntoLeaf(leaf, items, j, end);
+    root = { ref: rootRef, height };
+    j = end;
+  }
+  return root;
+}
+
+/** merge items [from, to) (ascending) into a leaf, replacing equal keys */
+function mergeIntoLeaf(leaf: BtreeNode, items: readonly BtreeItem[], from: number, to: number): void {
+  const keys: Key[] = [];
+  const vals: LeafVal[] = [];
+  let bytes = 0;
+  let a = 0;
+  let b = from;
+  while (a < leaf.keys.length || b < to) {
+    const c = a === leaf.keys.length ? 1 : b === to ? -1 : keyCompare(leaf.keys[a]!, items[b]!.key);
+    if (c < 0) {
+      keys.push(leaf.keys[a]!);
+      vals.push(leaf.vals[a]!);
+      bytes += leafEntryBytes(leaf.vals[a++]!);
+    } else {
+      const it = items[b++]!;
+      if (c === 0) a++;
+      keys.push(it.key);
+      const v = { seq: it.seq, flags: it.flags, value: it.value };
+      vals.push(v);
+      bytes += leafEntryBytes(v);
+    }
+  }
+  leaf.keys = keys;
+  leaf.vals = vals;
+  leaf.bytes = bytes;
 }
 
 export async function btreeSet(w: BlockWriter, root: BtreeRoot, key: Key, value: Buffer, seq = 0, flags = 0): Promise<BtreeRoot> {

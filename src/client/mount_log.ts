@@ -3,8 +3,8 @@
  * its current transaction.
  *
  * commit(): the dirty items of the item cache go into the mount's log
- * btree (each with the seq it was written under; deletions as deletion
- * items), queued data frees are applied, the allocator lists are saved,
+ * btree in key order, a leaf at a time (each with the seq it was written
+ * under; deletions as deletion items), queued data frees are applied, the allocator lists are saved,
  * then data device sync, metadata blocks written, metadata sync, and only
  * then the new log tree root goes to the server, which records it and
  * commits the super block.  The server answers with the next transaction
@@ -14,7 +14,7 @@ import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import type { LogTrees } from "../format/structs.js";
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, type MetaStore } from "../block/store.js";
-import { btreeCountBlocks, btreeSet } from "../btree/btree.js";
+import { btreeCountBlocks, btreeSetSorted, type BtreeItem } from "../btree/btree.js";
 import { NODE_CAPACITY } from "../btree/node.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import type { MountDataAlloc } from "../alloc/data_alloc.js";
@@ -92,10 +92,11 @@ export class MountLog implements Committer {
 
   async commit(): Promise<number> {
     const w = this.w;
-    let root = this.lt.itemRoot;
+    const items: BtreeItem[] = [];
     for (const it of this.cache.dirtyItems()) {
-      root = await btreeSet(w, root, it.key, it.value ?? EMPTY, it.seq, it.value ? 0 : ITEM_FLAG_DELETION);
+      items.push({ key: it.key, value: it.value ?? EMPTY, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION });
     }
+    const root = await btreeSetSorted(w, this.lt.itemRoot, items);
     const data = await this.data.flush();
     const heads = await this.lists.saveLists(w);
     await this.dataDev.sync();
