@@ -86,3 +86,27 @@ test("writes to many files at once never share data blocks", async () => {
   }
   await m.unmount();
 });
+
+test("a commit that frees 1000 adjacent data extents reuses the btree blocks it drops instead of borrowing from the server", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const dir = await m.fs.mkdir(1, "d", 0o40755, 0, 0);
+  const inos: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const f = await m.fs.create(dir.ino, `f${i}`, 0o100644, 0, 0);
+    await m.fs.write(f.ino, 0, Buffer.alloc(5000, i & 0xff));
+    inos.push(f.ino);
+  }
+  await m.sync();
+  const metaFreeBefore = (await m.server.statfs()).freeMetaBlocks;
+  const lentBefore = counters.get("server_lent_meta_blocks");
+  const unallocBefore = counters.get("alloc_meta_unalloc");
+  // the files' blocks are adjacent: every free merges with the freed tree's one extent, emptying and refilling it
+  for (const ino of inos) await m.fs.setattr(ino, { size: 0 });
+  await m.sync();
+  assert.equal(counters.get("server_lent_meta_blocks"), lentBefore, "the commit fits the mount's own avail list");
+  assert.ok(counters.get("alloc_meta_unalloc") - unallocBefore >= 900, "dropped root leaves were reused");
+  const metaFreeAfter = (await m.server.statfs()).freeMetaBlocks;
+  assert.ok(metaFreeBefore - metaFreeAfter < 64, `metadata used by the commit: ${metaFreeBefore - metaFreeAfter} blocks`);
+  await m.unmount();
+});

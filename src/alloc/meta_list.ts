@@ -102,6 +102,11 @@ export class ListAllocator implements MetaAllocator {
     this.freed.blknos.push(blkno);
   }
 
+  unalloc(blkno: number): void {
+    counters.inc("alloc_meta_unalloc");
+    this.avail.blknos.push(blkno);
+  }
+
   /**
    * Write both lists into blocks taken from avail, as the last step of a
    * commit (nothing may allocate or free after this), returning the heads

@@ -34,6 +34,15 @@ export interface MetaAllocator {
   alloc(): Promise<number>;
   /** a block that the coming commit stops referencing */
   free(blkno: number): void;
+  /**
+   * a block this transaction took (alloc or an owned list) and dropped
+   * again before any commit referenced it: it may be given out again at
+   * once.  Without it such a block waits in the freed list like any
+   * other, and a transaction that keeps emptying and refilling a tree
+   * (a free extent tree merging every free into its one extent) would
+   * take a new block each time.
+   */
+  unalloc?(blkno: number): void;
 }
 
 /** How a kind of block turns into an object and back. */
@@ -207,6 +216,11 @@ export class BlockWriter {
       this.dirty.delete(ref.blkno);
       this.store.unpin(ref.blkno);
       this.store.forget(ref.blkno);
+      // never part of a committed structure: reusable in this transaction
+      if (this.alloc.unalloc) {
+        this.alloc.unalloc(ref.blkno);
+        return;
+      }
     }
     this.alloc.free(ref.blkno);
   }
