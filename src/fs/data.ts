@@ -23,8 +23,12 @@
  * has changed anything (a partial result is returned instead), so the
  * caller can always write the inode that matches the items.
  *
- * Offline extents (archived contents) cannot be read or written yet:
- * waiting for staging is a later layer; they give EIO for now.
+ * Offline extents (released contents, archived elsewhere) have no
+ * blocks.  Callers wait until the blocks they need are online before
+ * reading or writing (Filesystem with data_waiting.ts), so meeting one
+ * here is EIO; a staging write (writeData with staging) is the one
+ * writer of offline blocks: it allocates them like holes and maps the
+ * staged contents in their place.
  */
 import type { FsCtx } from "./context.js";
 import {
@@ -43,7 +47,7 @@ import { DATA_BLOCK_SIZE as BS } from "../format/constants.js";
 import { FsError, isFsError } from "../util/errors.js";
 import { SEEK_DATA, SEEK_HOLE } from "./types.js";
 
-function account(v: InodeVal, added: BlockCounts, removed: BlockCounts = { online: 0, offline: 0 }): void {
+export function account(v: InodeVal, added: BlockCounts, removed: BlockCounts = { online: 0, offline: 0 }): void {
   v.onlineBlocks += added.online - removed.online;
   v.offlineBlocks += added.offline - removed.offline;
 }
@@ -87,9 +91,10 @@ function sameFreshness(ctx: FsCtx, e: Extent, blk: number, max: number): { fresh
 /**
  * Write data at offset; returns the bytes written, fewer than asked only
  * when the device filled up after some were written (ENOSPC if none).
- * Grows the size; the caller checks limits.
+ * Grows the size; the caller checks limits.  staging: offline blocks are
+ * written like holes (the caller keeps the write inside the size).
  */
-export async function writeData(ctx: FsCtx, ino: number, v: InodeVal, offset: number, data: Buffer): Promise<number> {
+export async function writeData(ctx: FsCtx, ino: number, v: InodeVal, offset: number, data: Buffer, staging = false): Promise<number> {
   if (data.length === 0) return 0;
   const dev = ctx.st.data;
   const end = offset + data.length;
@@ -99,11 +104,12 @@ export async function writeData(ctx: FsCtx, ino: number, v: InodeVal, offset: nu
   try {
     while (blk <= last) {
       const e = await extentFrom(ctx, ino, blk);
-      if (!e || e.start > blk) {
-        const holeEnd = e ? Math.min(e.start - 1, last) : last;
+      if (!e || e.start > blk || (staging && isOffline(e))) {
+        const holeEnd = !e ? last : e.start > blk ? Math.min(e.start - 1, last) : Math.min(extentEnd(e) - 1, last);
         const got = await dev.alloc(holeEnd - blk + 1);
         await dev.write(got.blkno, await compose(blk, got.count, offset, data, null));
-        account(v, await insertExtent(ctx, ino, { start: blk, len: got.count, blkno: got.blkno, flags: 0 }));
+        const removed = e && e.start <= blk ? await punchExtents(ctx, ino, blk, blk + got.count, false) : undefined;
+        account(v, await insertExtent(ctx, ino, { start: blk, len: got.count, blkno: got.blkno, flags: 0 }), removed);
         blk += got.count;
         continue;
       }

@@ -139,6 +139,33 @@ export async function punchExtents(ctx: FsCtx, ino: number, start: number, end: 
   return removed;
 }
 
+/** the first offline block in [first, last], if any (one lookup per extent in the range) */
+export async function findOffline(ctx: FsCtx, ino: number, first: number, last: number): Promise<number | undefined> {
+  let blk = first;
+  while (blk <= last) {
+    const e = await extentFrom(ctx, ino, blk);
+    if (!e || e.start > last) return undefined;
+    if (isOffline(e)) return Math.max(e.start, blk);
+    blk = extentEnd(e);
+  }
+  return undefined;
+}
+
+/** the extents that overlap [start, end), in order, cut to that range */
+export async function extentsIn(ctx: FsCtx, ino: number, start: number, end: number): Promise<Extent[]> {
+  const out: Extent[] = [];
+  let blk = start;
+  while (blk < end) {
+    const e = await extentFrom(ctx, ino, blk);
+    if (!e || e.start >= end) break;
+    const s = Math.max(e.start, blk);
+    const en = Math.min(extentEnd(e), end);
+    out.push({ start: s, len: en - s, blkno: isOffline(e) ? 0 : e.blkno + (s - e.start), flags: e.flags });
+    blk = en;
+  }
+  return out;
+}
+
 /** every extent of a file, in order (for tests and tools) */
 export async function listExtents(ctx: FsCtx, ino: number): Promise<Extent[]> {
   const out: Extent[] = [];

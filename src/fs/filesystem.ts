@@ -12,6 +12,14 @@
  * Cross-directory renames also take the rename mutex first (see
  * rename.ts), and nothing takes it while holding inode locks.
  *
+ * Offline blocks (released to an archive): read, write and size changes
+ * that need them register in `waiters` (data_waiting.ts), drop their
+ * locks and wait for staging, then start over; the caller's AbortSignal
+ * (a FUSE INTERRUPT) ends the wait with EINTR.  The archive operations
+ * themselves (release, stage, punch-offline, move-blocks, setattr-more)
+ * live in release_stage.ts, move_blocks.ts and setattr_more.ts; every
+ * one that removes offline blocks wakes the inode's waiters.
+ *
  * Permission checks (with ACLs), sticky directories, and clearing
  * setuid/setgid are the kernel's and the FUSE layer's; this layer
  * validates names, types, limits and POSIX state (ENOENT, EEXIST,
@@ -51,8 +59,13 @@ import { aclKindOfName, applyAclWrite, prepareSetAcl, type AclKind } from "./acl
 import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs } from "./types.js";
 import { DT } from "./types.js";
 import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
-import { MAX_FILE_BYTES } from "../format/constants.js";
+import { DATA_BLOCK_SIZE, MAX_FILE_BYTES } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
+import { DATA_WAIT_OP, DataWaiters, type ByteRange, type DataWait } from "./data_waiting.js";
+import { findOffline, listExtents, type Extent } from "./extents.js";
+import { punchOfflineOp, releaseOp, stageOp } from "./release_stage.js";
+import { moveBlocksOp, type MoveBlocksArgs } from "./move_blocks.js";
+import { setattrMoreOp, type SetattrMoreArgs } from "./setattr_more.js";
 
 function checkOffset(offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `bad offset ${offset}`);
@@ -68,6 +81,8 @@ export class Filesystem {
   readonly ctx: FsCtx;
   readonly locks = new InodeLocks();
   readonly opens = new OpenCounts();
+  /** operations waiting for offline blocks to be staged */
+  readonly waiters = new DataWaiters();
   private readonly renameMutex = new Mutex();
   private readonly env: FsEnv;
   private readonly relatime: boolean;
@@ -108,6 +123,27 @@ export class Filesystem {
     }
   }
 
+  /*
+   * Run attempt (which takes its own locks) until it finds nothing
+   * offline to wait for: an attempt that found an offline block returns
+   * the wait it registered while still locked, and runs again once the
+   * inode's offline blocks have changed.
+   */
+  private async untilOnline<T>(signal: AbortSignal | undefined, attempt: () => Promise<{ wait: DataWait } | { done: T }>): Promise<T> {
+    for (;;) {
+      const r = await attempt();
+      if ("done" in r) return r.done;
+      await this.waiters.wait(r.wait, signal);
+    }
+  }
+
+  /** a wait registered for the first offline block of bytes [start, end) of ino, if any; ino locked */
+  private async offlineWait(ino: number, v: InodeVal, start: number, end: number, op: number, busy?: ByteRange): Promise<DataWait | undefined> {
+    if (v.offlineBlocks === 0 || end <= start) return undefined;
+    const blk = await findOffline(this.ctx, ino, Math.floor(start / DATA_BLOCK_SIZE), Math.floor((end - 1) / DATA_BLOCK_SIZE));
+    return blk === undefined ? undefined : this.waiters.add(ino, blk, op, busy);
+  }
+
   private async maybeTouchAtime(ino: number, v: InodeVal): Promise<void> {
     if (!this.relatime || !relatimeNeeded(v, this.env.now())) return;
     await this.locks.with(excl(ino), () => touchAtime(this.env, ino));
@@ -137,8 +173,23 @@ export class Filesystem {
     return allocatedInos(this.ctx, start, max);
   }
 
-  async setattr(ino: number, changes: SetAttrChanges): Promise<Attr> {
-    return this.locks.with(excl(ino), () => setattrOp(this.env, ino, changes));
+  /** a size change waits until the blocks below the new size are online (a truncate to 0 does not wait) */
+  async setattr(ino: number, changes: SetAttrChanges, signal?: AbortSignal): Promise<Attr> {
+    const a = await this.untilOnline<Attr>(signal, () =>
+      this.locks.with(excl(ino), async () => {
+        const size = changes.size;
+        if (size !== undefined && Number.isSafeInteger(size) && size > 0) {
+          const v = await readInode(this.ctx, ino);
+          if (v && isRegMode(v.mode) && size !== v.size) {
+            const wait = await this.offlineWait(ino, v, 0, size, DATA_WAIT_OP.changeSize);
+            if (wait) return { wait };
+          }
+        }
+        return { done: await setattrOp(this.env, ino, changes) };
+      }),
+    );
+    if (changes.size !== undefined) this.waiters.changed(ino);
+    return a;
   }
 
   /* ---------------------------------------------------------------- */
@@ -317,40 +368,54 @@ export class Filesystem {
   /* ---------------------------------------------------------------- */
   /* file data                                                         */
 
-  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+  /** waits until the blocks read are online */
+  async read(ino: number, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     checkOffset(offset);
     if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `bad length ${length}`);
     let v: InodeVal | undefined;
-    const buf = await this.locks.with(shared(ino), async () => {
-      v = await new OpInodes(this.ctx).get(ino);
-      checkRegular(v, "read");
-      return readData(this.ctx, ino, v, offset, length);
-    });
+    const buf = await this.untilOnline<Buffer>(signal, () =>
+      this.locks.with(shared(ino), async () => {
+        const iv = await new OpInodes(this.ctx).get(ino);
+        v = iv;
+        checkRegular(iv, "read");
+        const wait = await this.offlineWait(ino, iv, offset, Math.min(iv.size, offset + length), DATA_WAIT_OP.read, { start: offset, end: offset + length });
+        return wait ? { wait } : { done: await readData(this.ctx, ino, iv, offset, length) };
+      }),
+    );
     if (v) await this.maybeTouchAtime(ino, v);
     return buf;
   }
 
-  /** write at offset; returns the bytes written (short at the size limit or when space ran out) */
-  async write(ino: number, offset: number, data: Buffer): Promise<number> {
+  /**
+   * write at offset; returns the bytes written (short at the size limit or
+   * when space ran out).  Waits until the whole file is online: a write
+   * makes a new data_version, after which nothing offline can be staged.
+   */
+  async write(ino: number, offset: number, data: Buffer, signal?: AbortSignal): Promise<number> {
     checkOffset(offset);
-    return this.locks.with(excl(ino), async () => {
-      const c = new OpInodes(this.ctx);
-      const v = await c.get(ino);
-      checkRegular(v, "write");
-      if (data.length === 0) return 0;
-      if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
-      const d = offset + data.length > MAX_FILE_BYTES ? data.subarray(0, MAX_FILE_BYTES - offset) : data;
-      return this.storage.trans.hold(async () => {
-        const n = await writeData(this.ctx, ino, v, offset, d);
-        const now = this.env.now();
-        v.mtime = now;
-        v.ctime = now;
-        v.dataVersion++;
-        c.dirty(ino, true);
-        c.flush();
-        return n;
-      });
-    });
+    return this.untilOnline<number>(signal, () =>
+      this.locks.with(excl(ino), async () => {
+        const c = new OpInodes(this.ctx);
+        const v = await c.get(ino);
+        checkRegular(v, "write");
+        if (data.length === 0) return { done: 0 };
+        if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
+        const wait = await this.offlineWait(ino, v, 0, v.size, DATA_WAIT_OP.write, { start: offset, end: offset + data.length });
+        if (wait) return { wait };
+        const d = offset + data.length > MAX_FILE_BYTES ? data.subarray(0, MAX_FILE_BYTES - offset) : data;
+        const n = await this.storage.trans.hold(async () => {
+          const n = await writeData(this.ctx, ino, v, offset, d);
+          const now = this.env.now();
+          v.mtime = now;
+          v.ctime = now;
+          v.dataVersion++;
+          c.dirty(ino, true);
+          c.flush();
+          return n;
+        });
+        return { done: n };
+      }),
+    );
   }
 
   /** mode 0 or FALLOC_FL_KEEP_SIZE: allocate (unwritten, reading as zeros) the holes of a range */
@@ -475,6 +540,55 @@ export class Filesystem {
         c.dirty(ino);
         c.flush();
       });
+    });
+  }
+
+  /* ---------------------------------------------------------------- */
+  /* archive: offline blocks and the operations on them               */
+
+  /** free the blocks of a block-aligned range and leave them offline (the original's release) */
+  async releaseBlocks(ino: number, offset: number, length: number, dataVersion: number): Promise<void> {
+    await this.locks.with(excl(ino), () => releaseOp(this.env, ino, offset, length, dataVersion));
+  }
+
+  /** write archived contents back without changing the inode's fields; returns the bytes written */
+  async stage(ino: number, offset: number, data: Buffer, dataVersion: number): Promise<number> {
+    try {
+      return await this.locks.with(excl(ino), () => stageOp(this.env, ino, offset, data, dataVersion));
+    } finally {
+      this.waiters.changed(ino);
+    }
+  }
+
+  /** turn the offline extents of a block-aligned range into holes */
+  async punchOffline(ino: number, offset: number, length: number, dataVersion: number): Promise<void> {
+    try {
+      await this.locks.with(excl(ino), () => punchOfflineOp(this.env, ino, offset, length, dataVersion));
+    } finally {
+      this.waiters.changed(ino);
+    }
+  }
+
+  /** move the extents of a range of from to a range of to (move_blocks.ts) */
+  async moveBlocks(from: number, to: number, args: MoveBlocksArgs): Promise<void> {
+    try {
+      await this.locks.with(excl(from, to), () => moveBlocksOp(this.env, from, to, args));
+    } finally {
+      this.waiters.changed(to);
+    }
+  }
+
+  /** data_version, size, offline contents and times of a file with no contents yet (setattr_more.ts) */
+  async setattrMore(ino: number, args: SetattrMoreArgs): Promise<Attr> {
+    return this.locks.with(excl(ino), () => setattrMoreOp(this.env, ino, args));
+  }
+
+  /** every extent of a regular file, in order (fiemap) */
+  async fiemap(ino: number): Promise<Extent[]> {
+    return this.locks.with(shared(ino), async () => {
+      const v = await new OpInodes(this.ctx).get(ino);
+      if (!isRegMode(v.mode)) return [];
+      return listExtents(this.ctx, ino);
     });
   }
 
