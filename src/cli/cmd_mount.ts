@@ -19,6 +19,7 @@
 import { Mount, type MountOptions as ClientMountOptions } from "../client/mount.js";
 import { FuseMount, isMounted, forceUnmount, type MountOptions as FuseMountOptions } from "../fuse/mount.js";
 import { ScoutfsFuseOps, SCOUTFS_SESSION_OPTIONS } from "../fuse/scoutfs_ops.js";
+import { invalidateAround } from "../fuse/inval.js";
 import { startMountControl } from "../control/mount_control.js";
 import { ControlAuth } from "../control/auth.js";
 
@@ -63,9 +64,9 @@ export async function runMountDaemon(meta: string, data: string, mountpoint: str
     throw e;
   }
   // the CLI's way in; gone before the FUSE mount is
-  const invalidateInode = async (ino: number, off = 0, len = 0): Promise<void> => {
-    await fuse.session.notifyInvalInode(ino, off, len);
-  };
+  // pages under READ/WRITE requests in flight are left alone: the kernel holds them locked (fuse/inval.ts)
+  const invalidateInode = (ino: number, off = 0, len = 0): Promise<void> =>
+    invalidateAround((i, o, l) => fuse.session.notifyInvalInode(i, o, l), ops.busyRanges(ino), ino, off, len);
   const control = await startMountControl({ mount: m, invalidateInode }, auth, mountpoint, log);
 
   let finishing: Promise<number> | null = null;

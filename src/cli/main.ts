@@ -21,9 +21,10 @@ import { statCommand } from "./cmd_stat.js";
 import { dfCommand } from "./cmd_df.js";
 import { allocatedInosCommand, inoPathCommand, referringEntriesCommand } from "./cmd_inode_names.js";
 import { UsageError } from "./parse.js";
+import { ARCHIVE_COMMANDS } from "./archive_commands.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
-interface CmdSpec {
+export interface CmdSpec {
   name: string;
   group: "Core admin" | "Additional Information" | "Search Acceleration" | "Archival Agent Support" | "Debugging commands";
   args: string;
@@ -211,6 +212,7 @@ const commands: CmdSpec[] = [
           await allocatedInosCommand(o, out);
         }),
   },
+  ...ARCHIVE_COMMANDS,
   {
     name: "print",
     group: "Debugging commands",

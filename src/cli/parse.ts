@@ -68,6 +68,15 @@ const SIZE_SHIFTS: Record<string, bigint> = { "": 0n, K: 10n, M: 20n, G: 30n, T:
  * suffixes K, M, G, T or P (K is 1024).  "40M", "10G", "0x1000", "4T".
  */
 export function parseSize(str: string): number {
+  const bytes = parseSizeU64(str);
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`size too big: '${str}', must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
+  }
+  return Number(bytes);
+}
+
+/** A size as parseSize reads it, any u64 (offsets and lengths the kernel's 64-bit rules apply to). */
+export function parseSizeU64(str: string): bigint {
   const lead = leadingCUnsigned(str);
   if (!lead) {
     throw new UsageError(`invalid size: '${str}', expected bytes or a number with a K, M, G, T or P suffix`);
@@ -75,12 +84,17 @@ export function parseSize(str: string): number {
   const suffix = str.slice(lead.used);
   const shift = SIZE_SHIFTS[suffix];
   if (shift === undefined) throw new UsageError(`unknown suffix: '${suffix}'`);
-  if (lead.value > U64_MAX) throw new UsageError(`invalid 64bit value: '${str}'`);
-  const bytes = lead.value << shift;
-  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new UsageError(`size too big: '${str}', must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
-  }
-  return Number(bytes);
+  if (lead.value > U64_MAX || lead.value << shift > U64_MAX) throw new UsageError(`invalid 64bit value: '${str}'`);
+  return lead.value << shift;
+}
+
+/** "SECONDS.NANOSECONDS" since the epoch, as the original's timespec options */
+export function parseTimespec(str: string): { sec: number; nsec: number } {
+  const m = /^([0-9]+)\.([0-9]+)$/.exec(str);
+  if (!m || BigInt(m[1]!) > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`invalid timespec string: '${str}'`);
+  const nsec = Number(m[2]);
+  if (nsec > 999_999_999) throw new UsageError(`invalid timespec nsec value: '${str}'`);
+  return { sec: Number(m[1]), nsec };
 }
 
 /** A full unsigned 64-bit integer (decimal, 0x hex or 0 octal). */

@@ -21,6 +21,8 @@
  * the original's permission checks (stat needs what opening the file for
  * reading needs; the others CAP_DAC_READ_SEARCH or CAP_SYS_ADMIN).
  *
+ * The archive commands' ops are archive_control.ts's.
+ *
  * Handlers get a MountControlContext: the mount, and a way to drop what
  * the kernel caches of an inode when an op changes it behind the kernel's
  * back (FUSE notify inval inode; a no-op without FUSE).
@@ -40,6 +42,7 @@ import { ControlServer, type ControlHandlers } from "./server.js";
 import type { ControlAuthenticator } from "./auth.js";
 import { MAY_READ, requireAccess, requireDacReadSearch, requireSysAdmin } from "./caller.js";
 import { argsObject, uintArg } from "./args.js";
+import { archiveControlHandlers } from "./archive_control.js";
 
 export interface MountControlContext {
   mount: Mount;
@@ -58,6 +61,7 @@ const BATCH_MAX = 4096;
 export function mountControlHandlers(ctx: MountControlContext): ControlHandlers {
   const m = ctx.mount;
   return {
+    ...archiveControlHandlers(ctx),
     statfs: async () => {
       const s = await m.server.statfs();
       return {

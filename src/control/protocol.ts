@@ -25,6 +25,7 @@
  */
 import type { Errno } from "../util/errors.js";
 import type { WalkEntry } from "../client/walk_inodes.js";
+import type { ArchiveOps } from "./archive_protocol.js";
 
 export const CONTROL_PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 1 << 20;
@@ -107,7 +108,7 @@ export interface AuthOps {
 }
 
 /** every op of a mount, served once the connection is authenticated: its arguments and its result */
-export interface ControlOps {
+export interface ControlOps extends ArchiveOps {
   statfs: { args: Record<string, never>; result: StatfsInfo };
   counters: { args: Record<string, never>; result: CountersInfo };
   walkInodes: { args: WalkInodesArgs; result: WalkInodesInfo };

@@ -23,10 +23,13 @@
  *    ops are the union of theirs, in (ino, iblock) order, as the original
  *    lists them.
  *
- * A waiter may also name the byte range its request covers (busy): a FUSE
- * read or write waiting here keeps the kernel's pages of that range
- * locked, so whoever asks the kernel to drop cached pages of the file
- * must leave that range out or wait for the waiter (busyRanges()).
+ * A failed wait leaves a short-lived mark for its task (the pid of the
+ * FUSE request): the kernel answers a failed readahead READ by reading
+ * the page again, a second request from the same task, which must fail
+ * with the same errno instead of waiting anew, or the task the agent
+ * meant to fail would block again (the original fails the task itself).
+ * A mark is used once, by the first wait of that pid on that block and op,
+ * and forgotten after FAILED_MARK_MS.
  *
  * The registry is per mount and in memory only: waiters are requests in
  * flight, nothing of them is persistent.
@@ -35,6 +38,24 @@ import { FsError, type Errno } from "../util/errors.js";
 
 /** what a waiter was doing (the original's DWO bits) */
 export const DATA_WAIT_OP = { read: 1, write: 2, changeSize: 4 } as const;
+/** how long a failed task's next wait on the same block fails at once (the kernel's retry) */
+export const FAILED_MARK_MS = 2000;
+
+/** who waits: the request's signal (INTERRUPT: EINTR) and the task it came from */
+export interface DataWaitCaller {
+  signal?: AbortSignal;
+  pid?: number;
+}
+
+interface FailedMark {
+  pid: number;
+  ino: number;
+  iblock: number;
+  op: number;
+  errno: Errno;
+  until: number;
+}
+
 /** every known op bit */
 export const DATA_WAIT_OP_ALL = 7;
 
@@ -45,11 +66,6 @@ export interface DataWaitEntry {
   op: number;
 }
 
-export interface ByteRange {
-  start: number;
-  end: number;
-}
-
 /** a registered wait, handed back to wait() */
 export interface DataWait {
   readonly ino: number;
@@ -58,7 +74,7 @@ export interface DataWait {
 }
 
 interface Waiter extends DataWait {
-  busy: ByteRange | undefined;
+  pid: number | undefined;
   /** set by changed() or fail(): wait() returns (or throws err) */
   woken: boolean;
   err: Errno | undefined;
@@ -69,10 +85,29 @@ const cmpPos = (aIno: number, aBlk: number, bIno: number, bBlk: number): number 
 
 export class DataWaiters {
   private readonly byIno = new Map<number, Set<Waiter>>();
+  /** failed tasks whose next wait on the block fails at once (few: one per failed waiter with a pid) */
+  private failedMarks: FailedMark[] = [];
+
+  constructor(private readonly nowMs: () => number = Date.now) {}
+
+  /**
+   * The errno a wait of pid on (ino, iblock, op) gets at once, because
+   * that task's wait there was just failed; the mark is used up.
+   */
+  takeFailure(ino: number, iblock: number, op: number, pid: number | undefined): Errno | undefined {
+    if (pid === undefined || this.failedMarks.length === 0) return undefined;
+    const now = this.nowMs();
+    this.failedMarks = this.failedMarks.filter((m) => m.until > now);
+    const i = this.failedMarks.findIndex((m) => m.pid === pid && m.ino === ino && m.iblock === iblock && (m.op & op) !== 0);
+    if (i < 0) return undefined;
+    const m = this.failedMarks[i]!;
+    this.failedMarks.splice(i, 1);
+    return m.errno;
+  }
 
   /** register an op that found iblock of ino offline; call with the inode locked, then wait() */
-  add(ino: number, iblock: number, op: number, busy?: ByteRange): DataWait {
-    const w: Waiter = { ino, iblock, op, busy, woken: false, err: undefined, wake: undefined };
+  add(ino: number, iblock: number, op: number, pid?: number): DataWait {
+    const w: Waiter = { ino, iblock, op, pid, woken: false, err: undefined, wake: undefined };
     let set = this.byIno.get(ino);
     if (!set) {
       set = new Set();
@@ -126,6 +161,7 @@ export class DataWaiters {
       if (w.iblock >= first && w.iblock <= last && (w.op & op) !== 0 && !w.err) {
         w.err = errno;
         n++;
+        if (w.pid !== undefined) this.failedMarks.push({ pid: w.pid, ino, iblock: w.iblock, op: w.op, errno, until: this.nowMs() + FAILED_MARK_MS });
       }
     }
     if (n > 0) this.changed(ino);
@@ -166,13 +202,6 @@ export class DataWaiters {
     return out;
   }
 
-  /** the byte ranges that waiting requests on ino cover (their kernel pages are locked) */
-  busyRanges(ino: number): ByteRange[] {
-    const out: ByteRange[] = [];
-    for (const w of this.byIno.get(ino) ?? []) if (w.busy && !w.woken) out.push({ ...w.busy });
-    return out;
-  }
-
   /** waiters registered (for tests) */
   get size(): number {
     let n = 0;
@@ -191,18 +220,4 @@ export class DataWaiters {
     set.delete(w);
     if (set.size === 0) this.byIno.delete(w.ino);
   }
-}
-
-/** the byte range [start, end) minus the ranges in holes, as sorted disjoint ranges */
-export function subtractRanges(start: number, end: number, holes: ByteRange[]): ByteRange[] {
-  const out: ByteRange[] = [];
-  let pos = start;
-  for (const h of [...holes].sort((a, b) => a.start - b.start)) {
-    if (h.end <= pos) continue;
-    if (h.start >= end) break;
-    if (h.start > pos) out.push({ start: pos, end: h.start });
-    pos = Math.max(pos, h.end);
-  }
-  if (pos < end) out.push({ start: pos, end });
-  return out;
 }

@@ -166,9 +166,13 @@ export async function extentsIn(ctx: FsCtx, ino: number, start: number, end: num
   return out;
 }
 
-/** every extent of a file, in order (for tests and tools) */
-export async function listExtents(ctx: FsCtx, ino: number): Promise<Extent[]> {
+/** the extents of a file that start at or after fromBlock, in order, at most max (for fiemap, tests and tools) */
+export async function listExtents(ctx: FsCtx, ino: number, fromBlock = 0, max = Infinity): Promise<Extent[]> {
   const out: Extent[] = [];
-  for await (const kv of itemRange(ctx.items, extentFirst(ino), extentLast(ino))) out.push(toExtent(kv.key, kv.value));
+  if (max <= 0) return out;
+  for await (const kv of itemRange(ctx.items, extentKey(ino, fromBlock), extentLast(ino))) {
+    out.push(toExtent(kv.key, kv.value));
+    if (out.length >= max) break;
+  }
   return out;
 }

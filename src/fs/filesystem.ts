@@ -61,7 +61,7 @@ import { DT } from "./types.js";
 import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
 import { DATA_BLOCK_SIZE, MAX_FILE_BYTES } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
-import { DATA_WAIT_OP, DataWaiters, type ByteRange, type DataWait } from "./data_waiting.js";
+import { DATA_WAIT_OP, DataWaiters, type DataWait, type DataWaitCaller } from "./data_waiting.js";
 import { findOffline, listExtents, type Extent } from "./extents.js";
 import { punchOfflineOp, releaseOp, stageOp } from "./release_stage.js";
 import { moveBlocksOp, type MoveBlocksArgs } from "./move_blocks.js";
@@ -129,19 +129,22 @@ export class Filesystem {
    * the wait it registered while still locked, and runs again once the
    * inode's offline blocks have changed.
    */
-  private async untilOnline<T>(signal: AbortSignal | undefined, attempt: () => Promise<{ wait: DataWait } | { done: T }>): Promise<T> {
+  private async untilOnline<T>(caller: DataWaitCaller | undefined, attempt: () => Promise<{ wait: DataWait } | { done: T }>): Promise<T> {
     for (;;) {
       const r = await attempt();
       if ("done" in r) return r.done;
-      await this.waiters.wait(r.wait, signal);
+      await this.waiters.wait(r.wait, caller?.signal);
     }
   }
 
   /** a wait registered for the first offline block of bytes [start, end) of ino, if any; ino locked */
-  private async offlineWait(ino: number, v: InodeVal, start: number, end: number, op: number, busy?: ByteRange): Promise<DataWait | undefined> {
+  private async offlineWait(ino: number, v: InodeVal, start: number, end: number, op: number, caller: DataWaitCaller | undefined): Promise<DataWait | undefined> {
     if (v.offlineBlocks === 0 || end <= start) return undefined;
     const blk = await findOffline(this.ctx, ino, Math.floor(start / DATA_BLOCK_SIZE), Math.floor((end - 1) / DATA_BLOCK_SIZE));
-    return blk === undefined ? undefined : this.waiters.add(ino, blk, op, busy);
+    if (blk === undefined) return undefined;
+    const failed = this.waiters.takeFailure(ino, blk, op, caller?.pid);
+    if (failed) throw new FsError(failed, `wait for offline block ${blk} of inode ${ino} failed (data-wait-err)`);
+    return this.waiters.add(ino, blk, op, caller?.pid);
   }
 
   private async maybeTouchAtime(ino: number, v: InodeVal): Promise<void> {
@@ -174,14 +177,14 @@ export class Filesystem {
   }
 
   /** a size change waits until the blocks below the new size are online (a truncate to 0 does not wait) */
-  async setattr(ino: number, changes: SetAttrChanges, signal?: AbortSignal): Promise<Attr> {
-    const a = await this.untilOnline<Attr>(signal, () =>
+  async setattr(ino: number, changes: SetAttrChanges, caller?: DataWaitCaller): Promise<Attr> {
+    const a = await this.untilOnline<Attr>(caller, () =>
       this.locks.with(excl(ino), async () => {
         const size = changes.size;
         if (size !== undefined && Number.isSafeInteger(size) && size > 0) {
           const v = await readInode(this.ctx, ino);
           if (v && isRegMode(v.mode) && size !== v.size) {
-            const wait = await this.offlineWait(ino, v, 0, size, DATA_WAIT_OP.changeSize);
+            const wait = await this.offlineWait(ino, v, 0, size, DATA_WAIT_OP.changeSize, caller);
             if (wait) return { wait };
           }
         }
@@ -369,16 +372,16 @@ export class Filesystem {
   /* file data                                                         */
 
   /** waits until the blocks read are online */
-  async read(ino: number, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  async read(ino: number, offset: number, length: number, caller?: DataWaitCaller): Promise<Buffer> {
     checkOffset(offset);
     if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `bad length ${length}`);
     let v: InodeVal | undefined;
-    const buf = await this.untilOnline<Buffer>(signal, () =>
+    const buf = await this.untilOnline<Buffer>(caller, () =>
       this.locks.with(shared(ino), async () => {
         const iv = await new OpInodes(this.ctx).get(ino);
         v = iv;
         checkRegular(iv, "read");
-        const wait = await this.offlineWait(ino, iv, offset, Math.min(iv.size, offset + length), DATA_WAIT_OP.read, { start: offset, end: offset + length });
+        const wait = await this.offlineWait(ino, iv, offset, Math.min(iv.size, offset + length), DATA_WAIT_OP.read, caller);
         return wait ? { wait } : { done: await readData(this.ctx, ino, iv, offset, length) };
       }),
     );
@@ -391,16 +394,16 @@ export class Filesystem {
    * when space ran out).  Waits until the whole file is online: a write
    * makes a new data_version, after which nothing offline can be staged.
    */
-  async write(ino: number, offset: number, data: Buffer, signal?: AbortSignal): Promise<number> {
+  async write(ino: number, offset: number, data: Buffer, caller?: DataWaitCaller): Promise<number> {
     checkOffset(offset);
-    return this.untilOnline<number>(signal, () =>
+    return this.untilOnline<number>(caller, () =>
       this.locks.with(excl(ino), async () => {
         const c = new OpInodes(this.ctx);
         const v = await c.get(ino);
         checkRegular(v, "write");
         if (data.length === 0) return { done: 0 };
         if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
-        const wait = await this.offlineWait(ino, v, 0, v.size, DATA_WAIT_OP.write, { start: offset, end: offset + data.length });
+        const wait = await this.offlineWait(ino, v, 0, v.size, DATA_WAIT_OP.write, caller);
         if (wait) return { wait };
         const d = offset + data.length > MAX_FILE_BYTES ? data.subarray(0, MAX_FILE_BYTES - offset) : data;
         const n = await this.storage.trans.hold(async () => {
@@ -583,12 +586,13 @@ export class Filesystem {
     return this.locks.with(excl(ino), () => setattrMoreOp(this.env, ino, args));
   }
 
-  /** every extent of a regular file, in order (fiemap) */
-  async fiemap(ino: number): Promise<Extent[]> {
+  /** the extents of a regular file from block fromBlock on, in order, at most max (fiemap) */
+  async fiemap(ino: number, fromBlock = 0, max = Infinity): Promise<Extent[]> {
+    checkOffset(fromBlock);
     return this.locks.with(shared(ino), async () => {
       const v = await new OpInodes(this.ctx).get(ino);
       if (!isRegMode(v.mode)) return [];
-      return listExtents(this.ctx, ino);
+      return listExtents(this.ctx, ino, fromBlock, max);
     });
   }
 

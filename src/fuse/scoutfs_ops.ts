@@ -41,6 +41,15 @@
  *   the bytes into its own block buffers before its promise settles.
  * * Open with O_TRUNC truncates here (ATOMIC_O_TRUNC is negotiated), an
  *   empty file too: the truncate sets mtime and ctime, as POSIX asks.
+ * * Offline blocks: read, write, a size change (and copy_file_range, made
+ *   of reads and writes) that need offline blocks wait in the fs until
+ *   they are staged; each passes the request's ctx (signal and pid), so an
+ *   INTERRUPT from the kernel (the caller got a signal) ends the wait
+ *   with EINTR.  A waiting request holds no lock and no pool thread:
+ *   other requests, on this inode too, go on meanwhile.  The byte ranges
+ *   of READ/WRITE requests in flight are kept (busyRanges) so that
+ *   dropping the kernel's cached pages (inval.ts) leaves out the pages
+ *   the kernel holds locked for them.
  * * Errors: the fs throws FsError with an errno name, which the session
  *   maps; nothing here catches them except where noted.
  * * Permissions are the kernel's (the mount uses default_permissions);
@@ -66,6 +75,7 @@ import {
 } from "./ops.js";
 import { FUSE_SETXATTR_ACL_KILL_SGID, direntSize, direntplusSize } from "./protocol.js";
 import type { SessionOptions } from "./session.js";
+import { InFlight, type ByteRange } from "./inval.js";
 
 /*
  * How long the kernel keeps names, negative names and attributes.  With
@@ -89,6 +99,8 @@ export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
   negativeTimeout: KERNEL_CACHE_TIMEOUT_S,
   // sequential reads of archive files: 4 MiB of readahead keeps several 1 MiB READs in flight
   maxReadahead: 4 << 20,
+  // READs may wait for offline blocks to be staged: each must be interruptible by its reader's signals
+  asyncRead: false,
 };
 
 const GENERATION = 1;
@@ -156,6 +168,8 @@ export class ScoutfsFuseOps implements FuseOps {
   private readonly reservedLookup: ((name: Buffer, ctx: FuseCtx) => boolean) | undefined;
   /** what INIT agreed (null before INIT) */
   conn: FuseConnInfo | null = null;
+  /** READ and WRITE requests not answered yet (the kernel holds their pages locked) */
+  private readonly dataInFlight = new InFlight();
 
   constructor(
     readonly fs: Filesystem,
@@ -170,6 +184,11 @@ export class ScoutfsFuseOps implements FuseOps {
   /** the kernel's lookup count of ino as this side has counted it */
   lookupCount(ino: number): number {
     return this.lookups.get(ino) ?? 0;
+  }
+
+  /** byte ranges of ino that READ/WRITE requests in flight cover (inval.ts leaves them out) */
+  busyRanges(ino: number): ByteRange[] {
+    return this.dataInFlight.ranges(ino);
   }
 
   /** inodes the kernel holds lookups on */
@@ -227,7 +246,7 @@ export class ScoutfsFuseOps implements FuseOps {
     return this.attrReply(await this.fs.getattr(ino));
   }
 
-  async setattr(_ctx: FuseCtx, ino: number, c: FuseSetattr): Promise<FuseAttrReply> {
+  async setattr(ctx: FuseCtx, ino: number, c: FuseSetattr): Promise<FuseAttrReply> {
     const ch: SetAttrChanges = {};
     if (c.mode !== undefined) ch.mode = c.mode & 0o7777;
     if (c.uid !== undefined) ch.uid = c.uid;
@@ -241,7 +260,7 @@ export class ScoutfsFuseOps implements FuseOps {
       const mode = ch.mode ?? cur.mode & 0o7777;
       ch.mode = mode & ~0o4000 & ~(mode & 0o10 ? 0o2000 : 0);
     }
-    return this.attrReply(await this.fs.setattr(ino, ch));
+    return this.attrReply(await this.fs.setattr(ino, ch, ctx));
   }
 
   async readlink(_ctx: FuseCtx, ino: number): Promise<Buffer> {
@@ -303,12 +322,22 @@ export class ScoutfsFuseOps implements FuseOps {
     return { ...this.entry(a), ...this.openReply(a.ino) };
   }
 
-  async read(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<Buffer> {
-    return this.fs.read(ino, offset, size);
+  async read(ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<Buffer> {
+    const done = this.dataInFlight.add(ino, offset, offset + size);
+    try {
+      return await this.fs.read(ino, offset, size, ctx);
+    } finally {
+      done();
+    }
   }
 
-  async write(_ctx: FuseCtx, ino: number, _fh: number, offset: number, data: Buffer, _writeFlags: number, _openFlags: number): Promise<number> {
-    return this.fs.write(ino, offset, data);
+  async write(ctx: FuseCtx, ino: number, _fh: number, offset: number, data: Buffer, _writeFlags: number, _openFlags: number): Promise<number> {
+    const done = this.dataInFlight.add(ino, offset, offset + data.length);
+    try {
+      return await this.fs.write(ino, offset, data, ctx);
+    } finally {
+      done();
+    }
   }
 
   /**
@@ -320,7 +349,7 @@ export class ScoutfsFuseOps implements FuseOps {
    * callers ask again), fewer at the input's end of file.
    */
   async copyFileRange(
-    _ctx: FuseCtx,
+    ctx: FuseCtx,
     inoIn: number,
     _fhIn: number,
     offIn: number,
@@ -333,9 +362,9 @@ export class ScoutfsFuseOps implements FuseOps {
     let copied = 0;
     const want = Math.min(len, COPY_MAX_PER_REQUEST);
     while (copied < want) {
-      const chunk = await this.fs.read(inoIn, offIn + copied, Math.min(COPY_CHUNK, want - copied));
+      const chunk = await this.fs.read(inoIn, offIn + copied, Math.min(COPY_CHUNK, want - copied), ctx);
       if (chunk.length === 0) break;
-      const n = await this.fs.write(inoOut, offOut + copied, chunk);
+      const n = await this.fs.write(inoOut, offOut + copied, chunk, ctx);
       copied += n;
       if (n < chunk.length) break;
     }

@@ -130,6 +130,15 @@ export interface SessionOptions {
   posixAcl?: boolean;
   /** READDIRPLUS: "auto" lets the kernel choose per directory (default), "always", or "off" */
   readdirplus?: "auto" | "always" | "off";
+  /**
+   * negotiate FUSE_ASYNC_READ (default true): readahead READs are sent in
+   * the background.  A background request is never interrupted: a reader
+   * killed while one waits leaves it in flight until it is answered.  A
+   * filesystem whose READs may wait for long (scoutfs's offline blocks)
+   * turns it off, so every READ comes from the reader's own context and an
+   * INTERRUPT reaches it when the reader gets a signal.
+   */
+  asyncRead?: boolean;
   /** background requests the kernel keeps in flight (default 64) and when it counts as congested (48) */
   maxBackground?: number;
   congestionThreshold?: number;
@@ -245,6 +254,7 @@ export class FuseSession {
       negativeTimeout: opts.negativeTimeout ?? 0,
       posixAcl: opts.posixAcl ?? true,
       readdirplus: opts.readdirplus ?? "auto",
+      asyncRead: opts.asyncRead ?? true,
       maxBackground: opts.maxBackground ?? 64,
       congestionThreshold: opts.congestionThreshold ?? 48,
       debug: opts.debug ?? false,
@@ -615,7 +625,7 @@ export class FuseSession {
 
   /**
    * What we ask for, intersected with what the kernel offers:
-   * ASYNC_READ, BIG_WRITES, MAX_PAGES (so max_write can be 1 MiB),
+   * ASYNC_READ (unless asyncRead is false), BIG_WRITES, MAX_PAGES (so max_write can be 1 MiB),
    * ATOMIC_O_TRUNC (open gets O_TRUNC), EXPORT_SUPPORT (lookups of "." and
    * ".."), PARALLEL_DIROPS (concurrent lookups/readdirs in a directory),
    * DO_READDIRPLUS (+ READDIRPLUS_AUTO) when the ops have readdirplus,
@@ -628,7 +638,7 @@ export class FuseSession {
     const kflags = a.flags >>> 0;
     const kflags2 = (kflags & InitFlag.INIT_EXT) !== 0 ? a.flags2 >>> 0 : 0;
     let want =
-      InitFlag.ASYNC_READ |
+      (this.opts.asyncRead ? InitFlag.ASYNC_READ : 0) |
       InitFlag.BIG_WRITES |
       InitFlag.MAX_PAGES |
       InitFlag.ATOMIC_O_TRUNC |
