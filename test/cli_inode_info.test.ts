@@ -11,11 +11,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { CLI, alive, cleanupMount, makeCliFs, run, scoutfs, waitGone } from "./support/cli_harness.js";
+import { CLI, cleanupMount, makeCliFs, run, scoutfs, killDaemonAndRemount } from "./support/cli_harness.js";
 import { ControlClient } from "../src/control/client.js";
 import { locateMount } from "../src/control/locate.js";
 import { isFsError } from "../src/util/errors.js";
-import { findDaemonPid } from "../src/cli/daemon.js";
 
 const skip = fuseSkipReason() ?? (fs.existsSync("/usr/bin/setpriv") || fs.existsSync("/bin/setpriv") ? null : "setpriv missing");
 
@@ -145,12 +144,7 @@ test("stat, df, ino-path, get-referring-entries, get-allocated-inos on a real mo
     assert.equal(sy.code, 0, sy.stderr);
     const synced = (await scoutfs("stat", f)).stdout;
     assert.equal(statFields(synced).get("online_blocks"), "6");
-    const d = findDaemonPid(mnt)!;
-    process.kill(d.pid, "SIGKILL");
-    await waitGone(d.pid);
-    assert.ok(!alive(d.pid));
-    await run("umount", ["-l", mnt]);
-    assert.equal((await scoutfs("mount", "-o", `metadev_path=${meta}`, data, mnt)).code, 0);
+    await killDaemonAndRemount({ meta, data, mnt });
     const recovered = statFields((await scoutfs("stat", f)).stdout);
     assert.equal(recovered.get("online_blocks"), "6");
     assert.equal(recovered.get("data_seq"), statFields(synced).get("data_seq"));

@@ -31,7 +31,8 @@ const trustRoot = () => trustingAuthenticator(ROOT);
 /** handlers for a test: the ones given, every other op fails the test */
 function stubHandlers(given: Partial<ControlHandlers>): ControlHandlers {
   const unused = async (): Promise<never> => assert.fail("unused control op");
-  return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...given };
+  const archive = { release: unused, stage: unused, punchOffline: unused, moveBlocks: unused, setattrMore: unused, fiemap: unused, dataWaiting: unused, dataWaitErr: unused };
+  return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...archive, ...given };
 }
 
 /** a connection that has done the handshake (any directory will do for the lookup with a trusting server) */

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { ROOT, assertConsistent, expectErrno, newFs, type TestFs } from "./support/fs_harness.js";
 import { DATA_BLOCK_SIZE as BS } from "../src/format/constants.js";
 import { EXTENT_FLAG } from "../src/format/fs_items.js";
-import { DATA_WAIT_OP, subtractRanges } from "../src/fs/data_waiting.js";
+import { DATA_WAIT_OP, DataWaiters, FAILED_MARK_MS } from "../src/fs/data_waiting.js";
 import type { Extent } from "../src/fs/extents.js";
 
 function pattern(len: number, seed: number): Buffer {
@@ -211,7 +211,7 @@ test("reads wait for offline blocks: listed once per block, woken by staging, fa
 
   // an aborted wait ends with EINTR and leaves the registry
   const ac = new AbortController();
-  const r4 = t.fs.read(ino, 5 * BS, BS, ac.signal);
+  const r4 = t.fs.read(ino, 5 * BS, BS, { signal: ac.signal });
   await settle();
   assert.equal(t.fs.waiters.size, 2);
   ac.abort();
@@ -222,6 +222,48 @@ test("reads wait for offline blocks: listed once per block, woken by staging, fa
   assert.deepEqual(await r1, data);
   assert.equal(t.fs.waiters.size, 0);
   assertConsistent(t);
+});
+
+test("a task whose wait was failed gets the errno at once on its retry (the kernel re-reads a failed page); other tasks wait", async () => {
+  let now = 1000;
+  const t = newFs();
+  const waiters = new DataWaiters(() => now);
+  const data = pattern(2 * BS, 9);
+  const ino = await fileWith(t, "f", data);
+  const v = (await t.fs.getattr(ino)).dataVersion;
+  await t.fs.releaseBlocks(ino, 0, 2 * BS, v);
+  // the registry's own rules, with a clock: a mark is per pid, block and op, used once, and expires
+  const w = waiters.add(ino, 0, DATA_WAIT_OP.read, 42);
+  const failed = waiters.wait(w);
+  assert.equal(waiters.fail(ino, 0, 0, DATA_WAIT_OP.read, "EIO"), 1);
+  await expectErrno(failed, "EIO");
+  assert.equal(waiters.takeFailure(ino, 0, DATA_WAIT_OP.read, 43), undefined, "another task");
+  assert.equal(waiters.takeFailure(ino, 1, DATA_WAIT_OP.read, 42), undefined, "another block");
+  assert.equal(waiters.takeFailure(ino, 0, DATA_WAIT_OP.write, 42), undefined, "another op");
+  assert.equal(waiters.takeFailure(ino, 0, DATA_WAIT_OP.read, 42), "EIO");
+  assert.equal(waiters.takeFailure(ino, 0, DATA_WAIT_OP.read, 42), undefined, "used once");
+  const w2 = waiters.add(ino, 0, DATA_WAIT_OP.read, 42);
+  const failed2 = waiters.wait(w2);
+  waiters.fail(ino, 0, 0, DATA_WAIT_OP.read, "EIO");
+  await expectErrno(failed2, "EIO");
+  now += FAILED_MARK_MS;
+  assert.equal(waiters.takeFailure(ino, 0, DATA_WAIT_OP.read, 42), undefined, "expired");
+
+  // through the filesystem: pid 7's read is failed, its retry fails at once, pid 8's read still waits
+  const r1 = t.fs.read(ino, 0, BS, { pid: 7 });
+  await settle();
+  assert.equal(t.fs.waiters.fail(ino, 0, 0, DATA_WAIT_OP.read, "EIO"), 1);
+  await expectErrno(r1, "EIO");
+  await expectErrno(t.fs.read(ino, 0, BS, { pid: 7 }), "EIO");
+  let done8 = false;
+  const r8 = t.fs.read(ino, 0, BS, { pid: 8 }).then((b) => ((done8 = true), b));
+  const r7again = t.fs.read(ino, 0, BS, { pid: 7 });
+  await settle();
+  assert.equal(done8, false);
+  assert.deepEqual(t.fs.waiters.list(0, 0, 4), [{ ino, iblock: 0, op: DATA_WAIT_OP.read }], "pid 7 waits again after its one retry");
+  await t.fs.stage(ino, 0, data, v);
+  assert.deepEqual(await r8, data.subarray(0, BS));
+  assert.deepEqual(await r7again, data.subarray(0, BS));
 });
 
 test("writes wait until the whole file is online, size changes until the blocks below the new size are", async () => {
@@ -363,15 +405,6 @@ test("move-blocks: extents change files, sizes keep the source's partial block, 
   const oa = await t.fs.getattr(off.ino);
   assert.deepEqual([oa.dataVersion, oa.onlineBlocks, oa.offlineBlocks, oa.size], [5, 1, 1, 2 * BS]);
   assertConsistent(t);
-});
-
-test("subtractRanges leaves out the busy ranges", () => {
-  assert.deepEqual(subtractRanges(0, 100, []), [{ start: 0, end: 100 }]);
-  assert.deepEqual(subtractRanges(0, 100, [{ start: 10, end: 20 }, { start: 15, end: 30 }, { start: 90, end: 200 }]), [
-    { start: 0, end: 10 },
-    { start: 30, end: 90 },
-  ]);
-  assert.deepEqual(subtractRanges(50, 60, [{ start: 0, end: 100 }]), []);
 });
 
 test("release, stage, punch-offline and writes in any order match a model of bytes and block states", async () => {

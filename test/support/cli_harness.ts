@@ -55,6 +55,20 @@ export async function waitGone(pid: number): Promise<void> {
   if (alive(pid)) throw new Error(`process ${pid} still alive`);
 }
 
+/**
+ * A crash: SIGKILL the mount's daemon, clear the dead mount point with
+ * `umount -l`, and mount the devices again (throws if any step fails).
+ */
+export async function killDaemonAndRemount(fsys: Pick<CliFs, "meta" | "data" | "mnt">): Promise<void> {
+  const d = findDaemonPid(fsys.mnt);
+  if (!d) throw new Error(`no daemon serves ${fsys.mnt}`);
+  process.kill(d.pid, "SIGKILL");
+  await waitGone(d.pid);
+  await run("umount", ["-l", fsys.mnt]);
+  const r = await run(process.execPath, [CLI, "mount", "-o", `metadev_path=${fsys.meta}`, fsys.data, fsys.mnt]);
+  if (r.code !== 0) throw new Error(`remount after kill -9 failed: ${r.stderr}`);
+}
+
 export interface CliFs {
   tmp: string;
   meta: string;
