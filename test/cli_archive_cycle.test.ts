@@ -36,19 +36,25 @@ async function dfUsedData(mnt: string): Promise<number> {
 }
 
 /** start `cat FILE`; resolves with its output when it exits */
-function catLater(file: string): { done: Promise<{ code: number | null; out: Buffer }>; exited: () => boolean } {
+function catLater(file: string): { done: Promise<{ code: number | null; out: Buffer; err: string }>; exited: () => boolean } {
   const child = spawn("timeout", ["120", "cat", file]); // never outlives a failed test
   const chunks: Buffer[] = [];
+  let err = "";
   let exited = false;
   child.stdout.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise<{ code: number | null; out: Buffer }>((resolve) =>
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const done = new Promise<{ code: number | null; out: Buffer; err: string }>((resolve) =>
     child.on("close", (code) => {
       exited = true;
-      resolve({ code, out: Buffer.concat(chunks) });
+      resolve({ code, out: Buffer.concat(chunks), err });
     }),
   );
   return { done, exited: () => exited };
 }
+
+/** read 4 KiB of ARGV[0] with a SIGUSR1 handler installed; prints how read(2) ended (exit 3: it failed); dies after 120 s */
+const PERL_READER = `alarm 120; $SIG{USR1} = sub {}; open(my $f, "<", $ARGV[0]) or die; my $n = sysread($f, my $b, 4096);
+  if (defined $n) { print "read $n\\n"; exit 0 } print "read: $!\\n"; exit 3;`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +152,21 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
     assert.equal(werr.stdout, "data_wait_err found 1 waiters.\n");
     const r7 = await reader7.done;
     assert.notEqual(r7.code, 0, "the read failed");
+    assert.match(r7.err, /Input\/output error/);
+
+    // a reader that catches a signal while it waits gets EINTR from read(2), as from the original's wait
+    const f8 = files[8]!;
+    const perl = spawn("perl", ["-e", PERL_READER, f8], { stdio: ["ignore", "pipe", "pipe"] });
+    let perlOut = "";
+    perl.stdout.on("data", (c: Buffer) => (perlOut += c.toString()));
+    const perlDone = new Promise<number | null>((resolve) => perl.on("close", resolve));
+    await sleep(500);
+    assert.equal(perl.exitCode, null, "the reader waits");
+    assert.equal((await scoutfs("data-waiting", "-I", "0", "-B", "0", "-p", mnt)).stdout, `ino ${inoOf.get(f8)} iblock 0 ops read\n`);
+    perl.kill("SIGUSR1");
+    assert.equal(await perlDone, 3, perlOut);
+    assert.match(perlOut, /^read: Interrupted system call/);
+    assert.equal((await scoutfs("data-waiting", "-I", "0", "-B", "0", "-p", mnt)).stdout, "", "the interrupted wait is gone");
 
     // stage every other file back over one connection; counts add up
     await withMount(mnt, async (c) => {

@@ -45,7 +45,16 @@
  *   of reads and writes) that need offline blocks wait in the fs until
  *   they are staged; each passes the request's ctx (signal and pid), so an
  *   INTERRUPT from the kernel (the caller got a signal) ends the wait
- *   with EINTR.  A waiting request holds no lock and no pool thread:
+ *   with EINTR.  The kernel interrupts only requests sent from the
+ *   caller's own context, and readahead READs are sent in the background
+ *   (FUSE_ASYNC_READ, kept for sequential read speed: twice the MB/s of
+ *   synchronous reads): a file that has offline blocks when it is opened
+ *   is opened with FOPEN_DIRECT_IO, so its reads come from the reader
+ *   (interruptible, and failed once by data-wait-err, no page retry);
+ *   mmap of it still works (DIRECT_IO_ALLOW_MMAP).  A file released while
+ *   open keeps its cached opening: a reader killed while waiting dies
+ *   (the kernel's page wait is killable) but its background READ waits
+ *   on until staged or failed.  A waiting request holds no lock and no pool thread:
  *   other requests, on this inode too, go on meanwhile.  The byte ranges
  *   of READ/WRITE requests in flight are kept (busyRanges) so that
  *   dropping the kernel's cached pages (inval.ts) leaves out the pages
@@ -99,8 +108,6 @@ export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
   negativeTimeout: KERNEL_CACHE_TIMEOUT_S,
   // sequential reads of archive files: 4 MiB of readahead keeps several 1 MiB READs in flight
   maxReadahead: 4 << 20,
-  // READs may wait for offline blocks to be staged: each must be interruptible by its reader's signals
-  asyncRead: false,
 };
 
 const GENERATION = 1;
@@ -207,9 +214,13 @@ export class ScoutfsFuseOps implements FuseOps {
     return { attr: toFuseAttr(a), attrTimeout: this.attrTimeout };
   }
 
-  /** noFlush: flush() does nothing (writes are not buffered here), so close() need not wait for a FLUSH round trip */
-  private openReply(ino: number): FuseOpenReply {
-    return { fh: ino, keepCache: this.keepCache, noFlush: true };
+  /**
+   * noFlush: flush() does nothing (writes are not buffered here), so
+   * close() need not wait for a FLUSH round trip.  directIo for a file
+   * with offline blocks: its reads must come from the reader's context.
+   */
+  private openReply(ino: number, offline = false): FuseOpenReply {
+    return offline ? { fh: ino, directIo: true, noFlush: true } : { fh: ino, keepCache: this.keepCache, noFlush: true };
   }
 
   /* ---------------------------------------------------------------- */
@@ -298,16 +309,18 @@ export class ScoutfsFuseOps implements FuseOps {
 
   async open(_ctx: FuseCtx, ino: number, flags: number): Promise<FuseOpenReply> {
     await this.fs.open(ino);
+    let offline = false;
     try {
-      if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) {
-        const a = await this.fs.getattr(ino);
-        if ((a.mode & S_IFMT) === S_IFREG) await this.fs.setattr(ino, { size: 0 });
+      const a = await this.fs.getattr(ino);
+      if ((a.mode & S_IFMT) === S_IFREG) {
+        if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) await this.fs.setattr(ino, { size: 0 });
+        else offline = a.offlineBlocks > 0;
       }
     } catch (e) {
       await this.fs.release(ino).catch(() => {});
       throw e;
     }
-    return this.openReply(ino);
+    return this.openReply(ino, offline);
   }
 
   async create(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {

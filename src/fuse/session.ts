@@ -79,6 +79,7 @@ import {
   GetxattrOut,
   IN_HEADER_SIZE,
   InitFlag,
+  InitFlag2,
   InitOut,
   LseekOut,
   OpenOut,
@@ -629,6 +630,7 @@ export class FuseSession {
    * ATOMIC_O_TRUNC (open gets O_TRUNC), EXPORT_SUPPORT (lookups of "." and
    * ".."), PARALLEL_DIROPS (concurrent lookups/readdirs in a directory),
    * DO_READDIRPLUS (+ READDIRPLUS_AUTO) when the ops have readdirplus,
+   * DIRECT_IO_ALLOW_MMAP (flags2: FOPEN_DIRECT_IO files can be mmapped),
    * POSIX_ACL + DONT_MASK + SETXATTR_EXT (so setxattr of an ACL says when
    * to clear setgid) when posixAcl, and INIT_EXT when offered.  Never
    * WRITEBACK_CACHE: writes go straight to the filesystem, whose cluster
@@ -651,7 +653,8 @@ export class FuseSession {
     }
     if (this.opts.posixAcl) want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK | InitFlag.SETXATTR_EXT;
     const flags = (want & kflags) >>> 0;
-    const flags2 = 0;
+    // mmap of files opened with FOPEN_DIRECT_IO (through the page cache), where the kernel has it
+    const flags2 = (InitFlag2.DIRECT_IO_ALLOW_MMAP & kflags2) >>> 0;
     const maxPages = Math.min(KERNEL_MAX_PAGES, Math.ceil(this.maxWrite / PAGE_SIZE));
     const maxReadahead = Math.min(a.maxReadahead, this.opts.maxReadahead);
     const minor = Math.min(a.minor, FUSE_KERNEL_MINOR_VERSION);
