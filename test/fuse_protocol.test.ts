@@ -437,8 +437,11 @@ test("INIT negotiation: the flags asked for, intersected with the kernel's, neve
   const names = P.initFlagNames(info.flags, info.flags2).sort();
   assert.deepEqual(
     names,
-    ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "DONT_MASK", "DO_READDIRPLUS", "EXPORT_SUPPORT", "INIT_EXT", "MAX_PAGES", "PARALLEL_DIROPS", "POSIX_ACL", "READDIRPLUS_AUTO", "SETXATTR_EXT"].sort(),
+    ["ASYNC_READ", "ATOMIC_O_TRUNC", "BIG_WRITES", "DIRECT_IO_ALLOW_MMAP", "DONT_MASK", "DO_READDIRPLUS", "EXPORT_SUPPORT", "INIT_EXT", "MAX_PAGES", "PARALLEL_DIROPS", "POSIX_ACL", "READDIRPLUS_AUTO", "SETXATTR_EXT"].sort(),
   );
+  assert.equal(out.flags2, P.InitFlag2.DIRECT_IO_ALLOW_MMAP, "the only flags2 bit asked for");
+  const noMmap = s.negotiate({ major: 7, minor: 45, maxReadahead: 131072, flags: 0x73fffffb, flags2: 0x5fd & ~P.InitFlag2.DIRECT_IO_ALLOW_MMAP });
+  assert.equal(noMmap.out.flags2, 0, "not asked where the kernel does not offer it");
   assert.equal(info.flags & P.InitFlag.WRITEBACK_CACHE, 0);
   assert.equal(out.minor, 45);
   assert.equal(out.maxWrite, 1 << 20);
