@@ -16,17 +16,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { CLI, cleanupMount, makeCliFs, run, scoutfs, killDaemonAndRemount } from "./support/cli_harness.js";
+import { cleanupMount, killDaemonAndRemount, makeCliFs, run, scoutfs, statFileFields, umountAndCheckPrint } from "./support/cli_harness.js";
 import { withMount } from "../src/control/client.js";
 
 const skip = fuseSkipReason();
 const FILES = 1000;
 const BS = 4096;
 const contentOf = (i: number): Buffer => Buffer.from(Array.from({ length: BS + 100 + (i % 7) * 512 }, (_, j) => (i * 131 + j * 7) & 0xff));
-
-function fields(stdout: string): Record<string, number> {
-  return Object.fromEntries(stdout.trimEnd().split("\n").map((l) => [l.slice(0, 17).trim(), Number(l.slice(18))]));
-}
 
 async function dfUsedData(mnt: string): Promise<number> {
   const r = await scoutfs("df", "-p", mnt);
@@ -85,7 +81,7 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
 
     // archive, then release: one file with the command, the rest over one connection
     for (const f of files) fs.copyFileSync(f, path.join(archive, String(inoOf.get(f))));
-    const dv = fields((await scoutfs("stat", files[0]!)).stdout)["data_version"]!;
+    const dv = (await statFileFields(files[0]!))["data_version"]!;
     const rel = await scoutfs("release", files[0]!, "-V", String(dv));
     assert.equal(rel.code, 0, rel.stderr);
     await withMount(mnt, async (c) => {
@@ -95,9 +91,9 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
         await c.request("release", { ino, offset: "0", length: String(Math.ceil(fs.statSync(f).size / BS) * BS), dataVersion: String(st.dataVersion) });
       }
     });
-    const s0 = fields((await scoutfs("stat", files[0]!)).stdout);
-    assert.equal(s0["online_blocks"], 0);
-    assert.equal(s0["offline_blocks"], 2);
+    const s0 = (await statFileFields(files[0]!));
+    assert.equal(s0["online_blocks"], "0");
+    assert.equal(s0["offline_blocks"], "2");
     assert.equal(s0["data_version"], dv, "release keeps data_version");
     assert.equal(fs.statSync(files[0]!).size, contentOf(0).length, "release keeps the size");
     assert.equal(fs.statSync(files[0]!).blocks, 0, "st_blocks counts online blocks only");
@@ -114,18 +110,18 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
     assert.equal(reader.exited(), false, "the read waits for staging");
     const waiting = await scoutfs("data-waiting", "-I", "0", "-B", "0", "-p", mnt);
     assert.equal(waiting.stdout, `ino ${tino} iblock 0 ops read\n`);
-    const sdv = fields((await scoutfs("stat", target)).stdout)["data_version"]!;
+    const sdv = (await statFileFields(target))["data_version"]!;
     const stage = await scoutfs("stage", path.join(archive, String(tino)), target, "-V", String(sdv));
     assert.equal(stage.code, 0, stage.stderr);
     const got = await reader.done;
     assert.equal(got.code, 0);
     assert.ok(got.out.equals(contentOf(5)), "the blocked read returns the archived bytes");
-    const s5 = fields((await scoutfs("stat", target)).stdout);
-    assert.deepEqual([s5["online_blocks"], s5["offline_blocks"], s5["data_version"]], [2, 0, sdv]);
+    const s5 = (await statFileFields(target));
+    assert.deepEqual([s5["online_blocks"], s5["offline_blocks"], s5["data_version"]], ["2", "0", sdv]);
     assert.equal((await scoutfs("data-waiting", "-I", "0", "-B", "0", "-p", mnt)).stdout, "");
 
     // errors, with their messages
-    const wrongVers = await scoutfs("stage", path.join(archive, String(inoOf.get(files[6]!))), files[6]!, "-V", String(sdv + 5));
+    const wrongVers = await scoutfs("stage", path.join(archive, String(inoOf.get(files[6]!))), files[6]!, "-V", String(Number(sdv) + 5));
     assert.equal(wrongVers.code, 1);
     assert.match(wrongVers.stderr, /^scoutfs: stage failed: ESTALE: stage: data_version is \d+, not \d+\n$/);
     const pastSize = await scoutfs("stage", path.join(archive, String(tino)), target, "-V", String(sdv), "-o", "8192");
@@ -184,8 +180,8 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
     const released = files[500]!;
     assert.equal((await scoutfs("umount", mnt)).code, 0);
     assert.equal((await scoutfs("mount", "-o", `metadev_path=${meta}`, data, mnt)).code, 0);
-    let s = fields((await scoutfs("stat", released)).stdout);
-    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], [0, 2]);
+    let s = (await statFileFields(released));
+    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], ["0", "2"]);
     assert.ok(fs.readFileSync(files[50]!).equals(contentOf(50)));
     const rdv = s["data_version"]!;
     await withMount(mnt, async (c) => {
@@ -194,14 +190,12 @@ test("archive cycle: write, find by data_seq, archive, release, blocked read, st
     });
     assert.equal((await run("sync", [released])).code, 0);
     await killDaemonAndRemount({ meta, data, mnt });
-    s = fields((await scoutfs("stat", released)).stdout);
-    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], [2, 0], "the synced stage survived kill -9");
+    s = (await statFileFields(released));
+    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], ["2", "0"], "the synced stage survived kill -9");
     assert.ok(fs.readFileSync(released).equals(contentOf(500)));
-    s = fields((await scoutfs("stat", files[501]!)).stdout);
-    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], [0, 2]);
-    assert.equal((await scoutfs("umount", mnt)).code, 0);
-    const pr = await run(process.execPath, [CLI, "print", meta]);
-    assert.equal(pr.code, 0, pr.stderr.slice(0, 2000));
+    s = (await statFileFields(files[501]!));
+    assert.deepEqual([s["online_blocks"], s["offline_blocks"]], ["0", "2"]);
+    await umountAndCheckPrint(mnt, meta);
   } finally {
     await cleanupMount(mnt, meta);
     fs.rmSync(tmp, { recursive: true, force: true });

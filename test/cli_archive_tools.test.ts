@@ -10,21 +10,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { CLI, cleanupMount, makeCliFs, run, scoutfs, killDaemonAndRemount } from "./support/cli_harness.js";
+import { cleanupMount, killDaemonAndRemount, makeCliFs, run, scoutfs, scoutfsAsUser, statFileFields, umountAndCheckPrint } from "./support/cli_harness.js";
 
 const skip = fuseSkipReason() ?? (fs.existsSync("/usr/bin/setpriv") || fs.existsSync("/bin/setpriv") ? null : "setpriv missing");
-const asUser = (args: string[]) => run("setpriv", ["--reuid", "1000", "--regid", "1000", "--clear-groups", process.execPath, CLI, ...args]);
 const BS = 4096;
-
-function statFields(stdout: string): Record<string, string> {
-  return Object.fromEntries(stdout.trimEnd().split("\n").map((l) => [l.slice(0, 17).trim(), l.slice(18)]));
-}
-
-async function stat(file: string): Promise<Record<string, string>> {
-  const r = await scoutfs("stat", file);
-  assert.equal(r.code, 0, r.stderr);
-  return statFields(r.stdout);
-}
 
 /** get-fiemap output with physical offsets replaced by P (they depend on the allocator) */
 async function fiemap(file: string, ...opts: string[]): Promise<string> {
@@ -47,7 +36,7 @@ test("setattr, get-fiemap, punch-offline and move-blocks through a mount", { ski
     const sa = await scoutfs("setattr", restored, "-V", "7", "-s", "10000", "-o", "-t", "1600000000.123456789", "-r", "1500000000.5");
     assert.equal(sa.code, 0, sa.stderr);
     assert.equal(sa.stdout, "");
-    let s = await stat(restored);
+    let s = await statFileFields(restored);
     assert.equal(s["data_version"], "7");
     assert.equal(s["online_blocks"], "0");
     assert.equal(s["offline_blocks"], "3");
@@ -77,7 +66,7 @@ test("setattr, get-fiemap, punch-offline and move-blocks through a mount", { ski
     const userFile = path.join(mnt, "user-file");
     fs.writeFileSync(userFile, "");
     fs.chownSync(userFile, 1000, 1000);
-    const notAdmin = await asUser(["setattr", userFile, "-V", "1", "-s", "4096", "-o"]);
+    const notAdmin = await scoutfsAsUser("setattr", userFile, "-V", "1", "-s", "4096", "-o");
     assert.equal(notAdmin.code, 1);
     assert.match(notAdmin.stderr, /EPERM/);
 
@@ -85,7 +74,7 @@ test("setattr, get-fiemap, punch-offline and move-blocks through a mount", { ski
     const po = await scoutfs("punch-offline", restored, "-V", "7", "-o", "4096", "-l", "4096");
     assert.equal(po.code, 0, po.stderr);
     assert.equal(await logicalOnly(restored), "0: offset: 0 length: 1 flags: O..\n1: offset: 2 length: 1 flags: O.L\nextents: 2\n");
-    assert.equal((await stat(restored))["offline_blocks"], "2");
+    assert.equal((await statFileFields(restored))["offline_blocks"], "2");
     const poStale = await scoutfs("punch-offline", restored, "-V", "6", "-o", "0", "-l", "4096");
     assert.match(poStale.stderr, /ESTALE/);
     const poUsage = await scoutfs("punch-offline", restored, "-V", "7", "-o", "0");
@@ -118,8 +107,8 @@ test("setattr, get-fiemap, punch-offline and move-blocks through a mount", { ski
     };
     assert.equal(physOfBlock(mapB, 1), physA, `b's block 1 is a's old block 0: ${mapB}`);
     assert.equal(physOfBlock(mapB, 2), physA + 1);
-    assert.equal((await stat(a))["online_blocks"], "1");
-    assert.equal((await stat(b))["online_blocks"], "3");
+    assert.equal((await statFileFields(a))["online_blocks"], "1");
+    assert.equal((await statFileFields(b))["online_blocks"], "3");
     const mvUsage = await scoutfs("move-blocks", a, "-l", "4096", b, "-t", "0");
     assert.match(mvUsage.stderr, /must provide from file offset --from-offset/);
     const mvSame = await scoutfs("move-blocks", a, "-f", "0", "-l", "4096", a, "-t", "8192");
@@ -141,12 +130,10 @@ test("setattr, get-fiemap, punch-offline and move-blocks through a mount", { ski
     assert.equal((await scoutfs("setattr", later, "-V", "3", "-s", "8192", "-o")).code, 0);
     assert.equal((await run("sync", [later])).code, 0);
     await killDaemonAndRemount({ meta, data, mnt });
-    s = await stat(later);
+    s = await statFileFields(later);
     assert.deepEqual([s["data_version"], s["offline_blocks"]], ["3", "2"]);
     assert.equal(fs.statSync(later).size, 8192);
-    assert.equal((await scoutfs("umount", mnt)).code, 0);
-    const pr = await run(process.execPath, [CLI, "print", meta]);
-    assert.equal(pr.code, 0, pr.stderr.slice(0, 2000));
+    await umountAndCheckPrint(mnt, meta);
   } finally {
     await cleanupMount(mnt, meta);
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -11,18 +11,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { CLI, cleanupMount, makeCliFs, run, scoutfs, killDaemonAndRemount } from "./support/cli_harness.js";
+import { CLI, cleanupMount, makeCliFs, run, scoutfs, scoutfsAsUser, statOutputFields, killDaemonAndRemount } from "./support/cli_harness.js";
 import { ControlClient } from "../src/control/client.js";
 import { locateMount } from "../src/control/locate.js";
 import { isFsError } from "../src/util/errors.js";
 
 const skip = fuseSkipReason() ?? (fs.existsSync("/usr/bin/setpriv") || fs.existsSync("/bin/setpriv") ? null : "setpriv missing");
 
-const asUser = (args: string[]) => run("setpriv", ["--reuid", "1000", "--regid", "1000", "--clear-groups", process.execPath, CLI, ...args]);
-
-function statFields(stdout: string): Map<string, string> {
-  return new Map(stdout.trimEnd().split("\n").map((l) => [l.slice(0, 17).trimEnd(), l.slice(18)] as [string, string]));
-}
 
 test("stat, df, ino-path, get-referring-entries, get-allocated-inos on a real mount", { skip: skip ?? false, timeout: 300_000 }, async () => {
   const { tmp, meta, data, mnt } = await makeCliFs("cli-inode-info-");
@@ -45,13 +40,13 @@ test("stat, df, ino-path, get-referring-entries, get-allocated-inos on a real mo
       st.stdout.split("\n").map((l) => l.slice(0, 18)),
       ["meta_seq          ", "data_seq          ", "data_version      ", "online_blocks     ", "offline_blocks    ", "crtime            ", ""],
     );
-    const fields = statFields(st.stdout);
-    assert.equal(fields.get("online_blocks"), "4");
-    assert.equal(fields.get("offline_blocks"), "0");
-    assert.match(fields.get("crtime")!, /^\d+\.\d{9}$/);
+    const fields = statOutputFields(st.stdout);
+    assert.equal(fields["online_blocks"], "4");
+    assert.equal(fields["offline_blocks"], "0");
+    assert.match(fields["crtime"]!, /^\d+\.\d{9}$/);
     const birth = fs.statSync(f, { bigint: true }).ctimeNs;
-    assert.ok(Math.abs(Number(BigInt(fields.get("crtime")!.replace(".", "")) - birth)) < 5e9, "crtime is when it was made");
-    assert.ok(Number(fields.get("data_seq")) >= 1 && Number(fields.get("meta_seq")) >= Number(fields.get("data_seq")));
+    assert.ok(Math.abs(Number(BigInt(fields["crtime"]!.replace(".", "")) - birth)) < 5e9, "crtime is when it was made");
+    assert.ok(Number(fields["data_seq"]) >= 1 && Number(fields["meta_seq"]) >= Number(fields["data_seq"]));
     const single = await scoutfs("stat", "-s", "online_blocks", f);
     assert.equal(single.stdout, "4\n");
     const dirStat = await scoutfs("stat", "-s", "data_seq", a);
@@ -114,16 +109,16 @@ test("stat, df, ino-path, get-referring-entries, get-allocated-inos on a real mo
 
     // who may: a user reads what it may open, and no more
     fs.chmodSync(f, 0o644);
-    const userStat = await asUser(["stat", "-s", "online_blocks", f]);
+    const userStat = await scoutfsAsUser("stat", "-s", "online_blocks", f);
     assert.equal(userStat.code, 0, userStat.stderr);
     fs.chmodSync(f, 0o600);
-    const denied = await asUser(["stat", f]);
+    const denied = await scoutfsAsUser("stat", f);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /^scoutfs: stat failed: EACCES: .*f: permission denied\n$/);
-    const userPath = await asUser(["ino-path", "-p", mnt, String(ino)]);
+    const userPath = await scoutfsAsUser("ino-path", "-p", mnt, String(ino));
     assert.equal(userPath.code, 1);
     assert.match(userPath.stderr, /^scoutfs: ino-path failed: EPERM: Operation not permitted \(needs CAP_DAC_READ_SEARCH\)\n$/);
-    const userInos = await asUser(["get-allocated-inos", "-p", mnt, "-i", "1"]);
+    const userInos = await scoutfsAsUser("get-allocated-inos", "-p", mnt, "-i", "1");
     assert.match(userInos.stderr, /EPERM: Operation not permitted \(needs CAP_SYS_ADMIN\)/);
 
     // a connection that does not make the challenge's lookup is refused
@@ -143,12 +138,12 @@ test("stat, df, ino-path, get-referring-entries, get-allocated-inos on a real mo
     const sy = await run("sync", [f]);
     assert.equal(sy.code, 0, sy.stderr);
     const synced = (await scoutfs("stat", f)).stdout;
-    assert.equal(statFields(synced).get("online_blocks"), "6");
+    assert.equal(statOutputFields(synced)["online_blocks"], "6");
     await killDaemonAndRemount({ meta, data, mnt });
-    const recovered = statFields((await scoutfs("stat", f)).stdout);
-    assert.equal(recovered.get("online_blocks"), "6");
-    assert.equal(recovered.get("data_seq"), statFields(synced).get("data_seq"));
-    assert.equal(recovered.get("crtime"), fields.get("crtime"));
+    const recovered = statOutputFields((await scoutfs("stat", f)).stdout);
+    assert.equal(recovered["online_blocks"], "6");
+    assert.equal(recovered["data_seq"], statOutputFields(synced)["data_seq"]);
+    assert.equal(recovered["crtime"], fields["crtime"]);
     assert.deepEqual((await scoutfs("ino-path", "-p", mnt, String(ino))).stdout.trimEnd().split("\n").sort(), ["a/b/f", "a/link", "top"]);
     assert.equal((await scoutfs("umount", mnt)).code, 0);
   } finally {

@@ -18,7 +18,6 @@
  * the inodes touched (ctx.invalidateInode: the range's pages, or only the
  * attributes where no cached page can be stale) before answering.
  */
-import { constants as osConstants } from "node:os";
 import type { MountControlContext } from "./mount_control.js";
 import type { ControlHandlers } from "./server.js";
 import type { ArchiveOps, TimespecArg } from "./archive_protocol.js";
@@ -28,7 +27,7 @@ import { DATA_WAIT_OP_ALL } from "../fs/data_waiting.js";
 import { EXTENT_FLAG } from "../format/fs_items.js";
 import { DATA_BLOCK_SIZE as BS, MAX_FILE_BYTES } from "../format/constants.js";
 import { U64_MAX } from "../format/key.js";
-import { FsError, type Errno } from "../util/errors.js";
+import { FsError, errnoOfNumber, type Errno } from "../util/errors.js";
 
 type ArchiveHandlers = Pick<ControlHandlers, keyof ArchiveOps>;
 
@@ -77,9 +76,9 @@ async function requireFileAccess(ctx: MountControlContext, caller: ControlCaller
 }
 
 /** the errno name of a negative errno number in the kernel's error range */
-function errnoOfNumber(err: number): Errno {
+function errnoOfNegative(err: number): Errno {
   if (!Number.isInteger(err) || err >= 0 || err < -4095) throw new FsError("EINVAL", `data-wait-err: error ${err} is not a negative errno`);
-  const name = (Object.keys(osConstants.errno) as Errno[]).find((k) => osConstants.errno[k] === -err);
+  const name = errnoOfNumber(-err);
   if (!name) throw new FsError("EINVAL", `data-wait-err: no errno ${-err} on this system`);
   return name;
 }
@@ -208,7 +207,7 @@ export function archiveControlHandlers(ctx: MountControlContext): ArchiveHandler
       const err = o.err;
       if (count === 0n) return { count: 0 };
       if ((ops & ~DATA_WAIT_OP_ALL) !== 0) throw new FsError("EINVAL", `data-wait-err: unknown op bits ${ops}`);
-      const errno = errnoOfNumber(typeof err === "number" ? err : NaN);
+      const errno = errnoOfNegative(typeof err === "number" ? err : NaN);
       if (offset + count - 1n > U64_MAX) throw new FsError("EINVAL", "data-wait-err: the range wraps past 2^64");
       const first = offset / BSN;
       const last = (offset + count - 1n) / BSN;

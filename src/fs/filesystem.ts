@@ -322,10 +322,12 @@ export class Filesystem {
   /* open handles and orphans                                          */
 
   /** count a handle (or any reference that must keep an unlinked inode) */
-  async open(ino: number): Promise<void> {
-    await this.locks.with(shared(ino), async () => {
-      await new OpInodes(this.ctx).get(ino);
+  /** take a handle on ino; returns its attributes as of the open */
+  async open(ino: number): Promise<Attr> {
+    return this.locks.with(shared(ino), async () => {
+      const v = await new OpInodes(this.ctx).get(ino);
       this.opens.open(ino);
+      return toAttr(ino, v);
     });
   }
 

@@ -308,10 +308,9 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async open(_ctx: FuseCtx, ino: number, flags: number): Promise<FuseOpenReply> {
-    await this.fs.open(ino);
+    const a = await this.fs.open(ino);
     let offline = false;
     try {
-      const a = await this.fs.getattr(ino);
       if ((a.mode & S_IFMT) === S_IFREG) {
         if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) await this.fs.setattr(ino, { size: 0 });
         else offline = a.offlineBlocks > 0;

@@ -60,6 +60,7 @@
 import fs from "node:fs";
 import { Buffer } from "node:buffer";
 import { constants as osConstants } from "node:os";
+import { errnoOfNumber } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 import {
   ATTR_OUT_SIZE,
@@ -1086,8 +1087,7 @@ export function setattrChanges(s: RequestArgs[typeof Opcode.SETATTR]): FuseSetat
 }
 
 function errnoNameOf(num: number): string {
-  for (const [k, v] of Object.entries(osConstants.errno)) if (v === num) return k;
-  return String(num);
+  return errnoOfNumber(num) ?? String(num);
 }
 
 function describe(e: unknown): string {

@@ -38,6 +38,11 @@ export class FsError extends Error {
   }
 }
 
+/** the errno name of a positive errno number on this platform, if it has one */
+export function errnoOfNumber(num: number): Errno | undefined {
+  return (Object.keys(osConstants.errno) as Errno[]).find((k) => osConstants.errno[k] === num);
+}
+
 /** Corruption: a metadata block failed verification.  Surfaced as EIO. */
 export class CorruptionError extends FsError {
   readonly blkno: number;

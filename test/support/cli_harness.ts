@@ -55,6 +55,30 @@ export async function waitGone(pid: number): Promise<void> {
   if (alive(pid)) throw new Error(`process ${pid} still alive`);
 }
 
+/** a scoutfs command run as uid/gid 1000 with no groups or capabilities (setpriv) */
+export const scoutfsAsUser = (...args: string[]): Promise<Run> =>
+  run("setpriv", ["--reuid", "1000", "--regid", "1000", "--clear-groups", process.execPath, CLI, ...args]);
+
+/** `scoutfs stat` output as field name -> value text */
+export function statOutputFields(stdout: string): Record<string, string> {
+  return Object.fromEntries(stdout.trimEnd().split("\n").map((l) => [l.slice(0, 17).trimEnd(), l.slice(18)]));
+}
+
+/** `scoutfs stat FILE`, which must succeed, as its fields */
+export async function statFileFields(file: string): Promise<Record<string, string>> {
+  const r = await scoutfs("stat", file);
+  if (r.code !== 0) throw new Error(`scoutfs stat ${file} failed: ${r.stderr}`);
+  return statOutputFields(r.stdout);
+}
+
+/** unmount cleanly, then `scoutfs print` must find every structure of META sound (throws otherwise) */
+export async function umountAndCheckPrint(mnt: string, meta: string): Promise<void> {
+  const u = await scoutfs("umount", mnt);
+  if (u.code !== 0) throw new Error(`umount ${mnt} failed: ${u.stderr}`);
+  const p = await scoutfs("print", meta);
+  if (p.code !== 0) throw new Error(`scoutfs print ${meta} failed: ${p.stderr.slice(0, 2000)}`);
+}
+
 /**
  * A crash: SIGKILL the mount's daemon, clear the dead mount point with
  * `umount -l`, and mount the devices again (throws if any step fails).
