@@ -32,7 +32,8 @@ const trustRoot = () => trustingAuthenticator(ROOT);
 function stubHandlers(given: Partial<ControlHandlers>): ControlHandlers {
   const unused = async (): Promise<never> => assert.fail("unused control op");
   const archive = { release: unused, stage: unused, punchOffline: unused, moveBlocks: unused, setattrMore: unused, fiemap: unused, dataWaiting: unused, dataWaitErr: unused };
-  return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...archive, ...given };
+  const xattr = { listHiddenXattrs: unused, searchXattrs: unused, readXattrTotals: unused, readXattrIndex: unused };
+  return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...archive, ...xattr, ...given };
 }
 
 /** a connection that has done the handshake (any directory will do for the lookup with a trusting server) */

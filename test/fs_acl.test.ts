@@ -191,7 +191,7 @@ test("setting an access ACL sets the mode; an equivalent one is not stored", asy
 
   // aclKillSgid (the caller may not keep setgid) clears it with the ACL
   await t.fs.setattr(f.ino, { mode: 0o2660 });
-  await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full), 0, true);
+  await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full), 0, { aclKillSgid: true });
   assert.equal((await t.fs.getattr(f.ino)).mode & 0o7777, 0o660);
   await t.fs.setattr(f.ino, { mode: 0o2660 });
   await t.fs.setxattr(f.ino, ACCESS, encodeAcl(full));

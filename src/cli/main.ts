@@ -22,6 +22,7 @@ import { dfCommand } from "./cmd_df.js";
 import { allocatedInosCommand, inoPathCommand, referringEntriesCommand } from "./cmd_inode_names.js";
 import { UsageError } from "./parse.js";
 import { ARCHIVE_COMMANDS } from "./archive_commands.js";
+import { XATTR_COMMANDS } from "./xattr_commands.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
 export interface CmdSpec {
@@ -213,6 +214,7 @@ const commands: CmdSpec[] = [
         }),
   },
   ...ARCHIVE_COMMANDS,
+  ...XATTR_COMMANDS,
   {
     name: "print",
     group: "Debugging commands",

@@ -10,6 +10,7 @@
  * walk goes on with the next structure; the caller turns any corruption
  * into exit status 1.  Nothing here throws for bad on-disk data.
  */
+import { decodeSrchCount, decodeTotl, indxPosOfKey, totlNameOfKey } from "../format/tag_items.js";
 import { BLOCK_MAGIC, BLOCK_SM_SIZE, FS_TYPE, ITEM_FLAG_DELETION, QUORUM_MAX_SLOTS, QUORUM_SM_BLKNO, ZONE } from "../format/constants.js";
 import { verifyBlock } from "../format/block.js";
 import { KEY_MAX, KEY_MIN, keyFields, keyString, type Key } from "../format/key.js";
@@ -196,6 +197,15 @@ function describeItem(key: Key, val: Buffer, flags: number): string {
     }
     if (f.zone === ZONE.inodeIndex) return `inode index type ${f.type} seq ${f.first} ino ${f.second}`;
     if (f.zone === ZONE.orphan) return `orphan ino ${f.first}`;
+    if (f.zone === ZONE.xattrTotl) {
+      const t = decodeTotl(val);
+      return `xattr totl ${totlNameOfKey(key).join(".")} total ${t.total} count ${t.count}`;
+    }
+    if (f.zone === ZONE.xattrSrch) return `xattr srch hash ${f.first} ino ${f.second} xattr id ${f.third} count ${decodeSrchCount(val)}`;
+    if (f.zone === ZONE.xattrIndx) {
+      const p = indxPosOfKey(key);
+      return `xattr indx ${p.major}.${p.minor} ino ${p.ino} xattr id ${p.xid}`;
+    }
   } catch {
     // a value that does not decode is reported, never fatal: print must get through anything
     return `undecodable value of ${val.length} bytes`;

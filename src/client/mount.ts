@@ -16,7 +16,7 @@ import { FileBlockDevice } from "../block/device.js";
 import { MetaStore } from "../block/store.js";
 import { checkDataSuper } from "../block/super.js";
 import { Server, type ServerOptions } from "../server/server.js";
-import { Forest } from "../forest/forest.js";
+import { Forest, committedItems } from "../forest/forest.js";
 import { ItemCache } from "../item/cache.js";
 import { Trans } from "../trans/trans.js";
 import { MountDataAlloc } from "../alloc/data_alloc.js";
@@ -102,6 +102,7 @@ export class Mount {
         return ino;
       },
       metaBlocks: () => ({ total: statfs.totalMetaBlocks, free: statfs.freeMetaBlocks }),
+      committed: committedItems(forest),
     };
     const refreshStatfs = async () => {
       statfs = await server.statfs();

@@ -4,7 +4,8 @@
  *
  * commit(): the dirty items of the item cache go into the mount's log
  * btree in key order, a leaf at a time (each with the seq it was written
- * under; deletions as deletion items), queued data frees are applied, the allocator lists are saved,
+ * under; deletions as deletion items; a delta added to the tree's own
+ * value of its key), queued data frees are applied, the allocator lists are saved,
  * then data device sync, metadata blocks written, metadata sync, and only
  * then the new log tree root goes to the server, which records it and
  * commits the super block.  The server answers with the next transaction
@@ -14,7 +15,8 @@ import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import type { LogTrees } from "../format/structs.js";
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, type MetaStore } from "../block/store.js";
-import { btreeCountBlocks, btreeSetSorted, type BtreeItem } from "../btree/btree.js";
+import { btreeCountBlocks, btreeLookup, btreeSetSorted, type BtreeItem } from "../btree/btree.js";
+import { combineDeltas } from "../format/tag_items.js";
 import { NODE_CAPACITY } from "../btree/node.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import type { MountDataAlloc } from "../alloc/data_alloc.js";
@@ -94,7 +96,13 @@ export class MountLog implements Committer {
     const w = this.w;
     const items: BtreeItem[] = [];
     for (const it of this.cache.dirtyItems()) {
-      items.push({ key: it.key, value: it.value ?? EMPTY, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION });
+      let value = it.value ?? EMPTY;
+      if (it.delta) {
+        // the log tree keeps the sum of this mount's deltas for the key
+        const had = await btreeLookup(this.store, this.lt.itemRoot, it.key);
+        if (had) value = combineDeltas(it.key, had.value, value);
+      }
+      items.push({ key: it.key, value, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION });
     }
     const root = await btreeSetSorted(w, this.lt.itemRoot, items);
     const data = await this.data.flush();

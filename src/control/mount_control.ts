@@ -21,7 +21,8 @@
  * the original's permission checks (stat needs what opening the file for
  * reading needs; the others CAP_DAC_READ_SEARCH or CAP_SYS_ADMIN).
  *
- * The archive commands' ops are archive_control.ts's.
+ * The archive commands' ops are archive_control.ts's, the xattr tag
+ * commands' xattr_control.ts's.
  *
  * Handlers get a MountControlContext: the mount, and a way to drop what
  * the kernel caches of an inode when an op changes it behind the kernel's
@@ -43,6 +44,7 @@ import type { ControlAuthenticator } from "./auth.js";
 import { MAY_READ, requireAccess, requireDacReadSearch, requireSysAdmin } from "./caller.js";
 import { argsObject, uintArg } from "./args.js";
 import { archiveControlHandlers } from "./archive_control.js";
+import { xattrControlHandlers } from "./xattr_control.js";
 
 export interface MountControlContext {
   mount: Mount;
@@ -62,6 +64,7 @@ export function mountControlHandlers(ctx: MountControlContext): ControlHandlers 
   const m = ctx.mount;
   return {
     ...archiveControlHandlers(ctx),
+    ...xattrControlHandlers(ctx),
     statfs: async () => {
       const s = await m.server.statfs();
       return {

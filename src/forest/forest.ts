@@ -14,16 +14,24 @@
  * root; such a block fails its seq check (StaleBlockError) and the read
  * is retried with fresh roots, a bounded number of times.
  *
+ * Keys of delta zones (format/tag_items.ts) are the exception to "newest
+ * wins": the values of every tree add up.  The log merge moves items
+ * from finalized trees into the fs root atomically (one commit writes the
+ * sum and deletes the inputs), so roots of one commit never count a
+ * delta twice or miss it.
+ *
  * Not yet: per-log-tree bloom filters keyed by lock, which let a reader
  * skip trees that cannot hold a key (every tree is searched today).
  */
-import { ZONE } from "../format/constants.js";
+import { ITEM_FLAG_DELETION, ZONE } from "../format/constants.js";
 import { U64_MAX, keyCompare, makeKey, type Key } from "../format/key.js";
 import { decodeLogTrees, type BtreeRoot, type LogTrees } from "../format/structs.js";
 import type { MetaStore } from "../block/store.js";
 import { btreeRange, btreeWalk, type BtreeItem } from "../btree/btree.js";
 import type { Roots, ServerApi } from "../net/api.js";
 import { StaleBlockError } from "../util/errors.js";
+import { combineDeltas, isDeltaKey, isNullDelta } from "../format/tag_items.js";
+import type { CommittedItems } from "../fs/storage.js";
 import { counters } from "../util/counters.js";
 
 export const LOG_TREES_FIRST = makeKey(ZONE.logTrees, 0);
@@ -64,7 +72,11 @@ export async function readTreesRange(
   for (const it of all) {
     if (keyCompare(it.key, covered) > 0) break;
     const prev = items[items.length - 1];
-    if (prev && prev.key.equals(it.key)) continue;
+    if (prev && prev.key.equals(it.key)) {
+      // a delta zone's trees add up; elsewhere the newest version (first in this order) wins
+      if (isDeltaKey(it.key)) items[items.length - 1] = { ...prev, value: combineDeltas(it.key, prev.value, it.value) };
+      continue;
+    }
     items.push(it);
   }
   return { items, end: covered };
@@ -102,4 +114,20 @@ export class Forest {
       }
     }
   }
+}
+
+/** the committed items as the fs layer reads them: deletions and null delta sums left out */
+export function committedItems(forest: Forest): CommittedItems {
+  return {
+    async readRange(start, end, limit) {
+      const r = await forest.readRange(start, end, limit);
+      const items = [];
+      for (const it of r.items) {
+        if (it.flags & ITEM_FLAG_DELETION) continue;
+        if (isDeltaKey(it.key) && isNullDelta(it.value)) continue;
+        items.push({ key: Buffer.from(it.key), value: Buffer.from(it.value) });
+      }
+      return { items, end: r.end };
+    },
+  };
 }

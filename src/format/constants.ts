@@ -70,6 +70,7 @@ export const ZONE = {
   orphan: 8,
   quota: 10,
   xattrTotl: 12,
+  xattrSrch: 13,
   xattrIndx: 14,
   fs: 16,
   lock: 20,

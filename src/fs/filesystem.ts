@@ -52,11 +52,22 @@ import {
 import { checkRenameFlags, renameInos, renameOp } from "./rename.js";
 import { relatimeNeeded, setattrOp, touchAtime } from "./attr.js";
 import { fallocateData, readData, seekData, writeData } from "./data.js";
-import { applyRemoveXattr, applySetXattr, getXattr, listXattrNames, prepareRemoveXattr, prepareSetXattr } from "./xattr.js";
+import {
+  applyRemoveXattr, applySetXattr, getXattr, listXattrNames, prepareRemoveXattr, prepareSetXattr, readFoundXattr,
+  type XattrFound,
+} from "./xattr.js";
+import {
+  readXattrIndex, readXattrTotals, searchXattrs, type IndxEntry, type SrchResult, type XattrTotal,
+} from "./xattr_tag_read.js";
+import type { TotlName } from "../format/tag_items.js";
+import { U64_MAX } from "../format/key.js";
+import {
+  applyTagChange, hasTags, parseXattrTags, prepareTagChange, storedXattrTags, type TagChange, type XattrTags,
+} from "./xattr_tags.js";
 import { statfs } from "./statfs.js";
 import { allocatedInos, inoPath, referringEntries, type InoPath, type ReferringEntry } from "./inode_paths.js";
 import { aclKindOfName, applyAclWrite, prepareSetAcl, type AclKind } from "./acl.js";
-import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs } from "./types.js";
+import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs, type XattrCaller } from "./types.js";
 import { DT } from "./types.js";
 import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
 import { DATA_BLOCK_SIZE, MAX_FILE_BYTES } from "../format/constants.js";
@@ -479,24 +490,46 @@ export class Filesystem {
    * not apply to ACLs, as on Linux.  aclKillSgid: the caller may not keep
    * the setgid bit (not in the file's group, no CAP_FSETID), so setting
    * an access ACL clears it, as Linux posix_acl_update_mode does.
+   * sysAdmin: the caller has CAP_SYS_ADMIN, which scoutfs. tags need.
    */
-  async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0, aclKillSgid = false): Promise<void> {
+  async setxattr(ino: number, name: Name, value: Buffer | string, flags = 0, caller: XattrCaller = {}): Promise<void> {
     const n = toBuf(name);
     const val = toBuf(value);
     const acl = this.aclName(n);
+    const tags = this.checkTags(n, caller);
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
-      const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val, aclKillSgid) : undefined;
+      const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val, caller.aclKillSgid ?? false) : undefined;
       const found = aclWrite ? undefined : await prepareSetXattr(this.ctx, ino, n, val, flags);
+      const tagChange = tags && (await this.prepareTags(ino, n, tags, found, val));
+      if (tagChange?.noop) return;
       await this.storage.trans.hold(async () => {
         if (aclWrite) applyAclWrite(this.ctx, ino, v, aclWrite);
-        else applySetXattr(this.ctx, ino, v, n, val, found);
+        else {
+          const xid = applySetXattr(this.ctx, ino, v, n, val, found);
+          if (tagChange) applyTagChange(this.ctx, ino, xid, tagChange);
+        }
         v.ctime = this.env.now();
         c.dirty(ino);
         c.flush();
       });
     });
+  }
+
+  /** the tags of a name if it has any, after checking the caller may use them */
+  private checkTags(name: Buffer, caller: XattrCaller): XattrTags | undefined {
+    const tags = parseXattrTags(name);
+    if (!hasTags(tags)) return undefined;
+    if (!caller.sysAdmin) throw new FsError("EPERM", `xattr tags of ${name.toString()} need CAP_SYS_ADMIN`);
+    return tags;
+  }
+
+  private async prepareTags(
+    ino: number, name: Buffer, tags: XattrTags, found: XattrFound | undefined, value: Buffer | undefined,
+  ): Promise<TagChange> {
+    const old = found && (await readFoundXattr(this.ctx, ino, found));
+    return prepareTagChange(this.ctx, name, tags, old, value);
   }
 
   /** the value; with size, as getxattr(2): size 0 gives the value's length, a smaller size ERANGE */
@@ -521,7 +554,7 @@ export class Filesystem {
   async listxattr(ino: number, size?: number): Promise<string[] | Buffer | number> {
     const names = await this.locks.with(shared(ino), async () => {
       await new OpInodes(this.ctx).get(ino);
-      const all = await listXattrNames(this.ctx, ino);
+      const all = (await listXattrNames(this.ctx, ino)).filter((b) => !storedXattrTags(b).hide);
       return this.acl ? all : all.filter((b) => !aclKindOfName(b));
     });
     if (size === undefined) return names.map((b) => b.toString());
@@ -532,20 +565,47 @@ export class Filesystem {
   }
 
   /** removing system.posix_acl_access leaves the mode as it is */
-  async removexattr(ino: number, name: Name): Promise<void> {
+  async removexattr(ino: number, name: Name, caller: XattrCaller = {}): Promise<void> {
     const n = toBuf(name);
     this.aclName(n);
+    const tags = this.checkTags(n, caller);
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
       const found = await prepareRemoveXattr(this.ctx, ino, n);
+      const tagChange = tags && (await this.prepareTags(ino, n, tags, found, undefined));
       await this.storage.trans.hold(async () => {
         applyRemoveXattr(this.ctx, ino, found);
+        if (tagChange) applyTagChange(this.ctx, ino, found.id, tagChange);
         v.ctime = this.env.now();
         c.dirty(ino);
         c.flush();
       });
     });
+  }
+
+  /** the names of the xattrs tagged scoutfs.hide., which listxattr leaves out (list-hidden-xattrs) */
+  async listHiddenXattrs(ino: number): Promise<Buffer[]> {
+    return this.locks.with(shared(ino), async () => {
+      await new OpInodes(this.ctx).get(ino);
+      return (await listXattrNames(this.ctx, ino)).filter((b) => storedXattrTags(b).hide);
+    });
+  }
+
+  /** committed .totl. totals after `after` (from the first when undefined), up to limit */
+  xattrTotals(after: TotlName | undefined, limit: number): Promise<XattrTotal[]> {
+    return readXattrTotals(this.storage.committed, after, limit);
+  }
+
+  /** committed .indx. entries from first to last, up to limit */
+  xattrIndex(first: IndxEntry, last: IndxEntry, limit: number): Promise<IndxEntry[]> {
+    return readXattrIndex(this.storage.committed, first, last, limit);
+  }
+
+  /** inodes from nextIno on that may have the .srch. xattr name (committed), up to limit */
+  searchXattrs(name: Buffer, nextIno: number, limit: number): Promise<SrchResult> {
+    if (!parseXattrTags(name).srch) throw new FsError("EINVAL", `xattr ${name.toString()} has no srch. tag`);
+    return searchXattrs(this.storage.committed, this.ctx.hash(name), nextIno, U64_MAX, limit);
   }
 
   /* ---------------------------------------------------------------- */

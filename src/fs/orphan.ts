@@ -11,7 +11,8 @@
  * removes the orphan item.
  *
  * Deleting an inode removes every item it has (inode, index items,
- * xattrs, symlink parts, extents, orphan item) and frees its data
+ * xattrs with the tag items they keep elsewhere, symlink parts, extents,
+ * orphan item) and frees its data
  * blocks, in one transaction.  The open counts are in memory: they
  * describe this mount's handles only.
  */
@@ -19,6 +20,7 @@ import type { FsCtx } from "./context.js";
 import { deleteRange, itemRange } from "./context.js";
 import type { OpInodes } from "./inode.js";
 import { freeAllData } from "./data.js";
+import { dropXattrTags } from "./xattr_tags.js";
 import { inodeItemsFirst, inodeItemsLast, orphanFirst, orphanKey, orphanLast, type InodeVal } from "../format/fs_items.js";
 import { keyFirst } from "../format/key.js";
 
@@ -49,6 +51,7 @@ export class OpenCounts {
 export async function deleteInode(ctx: FsCtx, c: OpInodes, ino: number, orphan: boolean): Promise<void> {
   const v = await c.get(ino);
   await freeAllData(ctx, ino, v);
+  await dropXattrTags(ctx, ino);
   c.remove(ino);
   await deleteRange(ctx.items, inodeItemsFirst(ino), inodeItemsLast(ino));
   if (orphan) ctx.items.delete(orphanKey(ino));

@@ -12,7 +12,9 @@
  * Rules the fs layer relies on:
  *  - set/delete may only be called inside hold(); every change made in one
  *    hold() becomes durable together or not at all.
- *  - lookup/next/prev see the mount's own changes immediately.
+ *  - lookup/next/prev see the mount's own changes immediately; they are
+ *    never used on delta zones, which are only written (delta) and read
+ *    through `committed`.
  *  - trans.seq is the sequence number of the open transaction; it only
  *    grows, and is greater than the seq of every committed transaction
  *    (it is what meta_seq and data_seq record).
@@ -40,6 +42,18 @@ export interface FsItems {
   set(key: Key, value: Buffer): void;
   /** remove if present; inside hold() only */
   delete(key: Key): void;
+  /** add a delta to an item of a delta zone (format/tag_items.ts), without reading it; inside hold() only */
+  delta(key: Key, value: Buffer): void;
+}
+
+/**
+ * The items of the last commit, of every mount: what the index readers
+ * (xattr totals, index and search) answer from.  Deltas come summed,
+ * null sums and deletions left out.  A range read returns up to about
+ * limit items and `end`: the result is complete for keys <= end.
+ */
+export interface CommittedItems {
+  readRange(start: Key, end: Key, limit: number): Promise<{ items: ItemKV[]; end: Key }>;
 }
 
 export interface FsTrans {
@@ -84,4 +98,5 @@ export interface FsStorage {
   /** metadata space for statfs */
   metaBlocks(): { total: number; free: number };
   fsid: bigint;
+  committed: CommittedItems;
 }

@@ -98,3 +98,11 @@ export interface FsOptions {
   /** test hook: the hash of names of directory entries and xattrs (to force collisions) */
   nameHash?: (name: Buffer) => number;
 }
+
+/** what the fs must know of the caller of an xattr change */
+export interface XattrCaller {
+  /** setting an access ACL clears setgid: the caller is not in the file's group and lacks CAP_FSETID */
+  aclKillSgid?: boolean;
+  /** CAP_SYS_ADMIN: needed for scoutfs. tagged xattrs */
+  sysAdmin?: boolean;
+}

@@ -7,10 +7,11 @@
  * lookup walks only the part-0 items of one hash and compares names.
  *
  * Names are 1 to XATTR_MAX_NAME_LEN bytes in one of the namespaces the
- * kernel knows (user., trusted., security., system.) with something
- * after the prefix; values are at most XATTR_MAX_VAL_LEN bytes.
- * Permission to use a namespace is the kernel's business; scoutfs.
- * tags (hide, srch, totl, indx) are a later layer.  The POSIX ACL names
+ * kernel knows (user., trusted., security., system.) or scoutfs., with
+ * something after the prefix; values are at most XATTR_MAX_VAL_LEN bytes.
+ * Permission to use a namespace is the kernel's business; the meaning
+ * and permission of scoutfs. tags (hide, srch, totl, indx) are
+ * xattr_tags.ts's.  The POSIX ACL names
  * (system.posix_acl_access/default) are stored here too, but their
  * values are checked and kept in step with the mode by acl.ts.
  *
@@ -35,7 +36,7 @@ import { XATTR_MAX_NAME_LEN, XATTR_MAX_VAL_LEN } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
 import { XATTR_CREATE, XATTR_REPLACE } from "./types.js";
 
-export const XATTR_NAMESPACES = ["user.", "trusted.", "security.", "system."] as const;
+export const XATTR_NAMESPACES = ["user.", "trusted.", "security.", "system.", "scoutfs."] as const;
 
 export function checkXattrName(name: Buffer): void {
   if (name.length === 0 || name.length > XATTR_MAX_NAME_LEN) {
@@ -119,8 +120,8 @@ export async function prepareSetXattr(
   return f;
 }
 
-/** write the xattr found (or not) by prepareSetXattr; inside hold() */
-export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer, value: Buffer, f: XattrFound | undefined): void {
+/** write the xattr found (or not) by prepareSetXattr; inside hold(); returns its xattr id */
+export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer, value: Buffer, f: XattrFound | undefined): number {
   const parts = encodeXattrParts(name, value);
   let hash: number, id: number;
   if (f) {
@@ -131,6 +132,7 @@ export function applySetXattr(ctx: FsCtx, ino: number, v: InodeVal, name: Buffer
     id = v.nextXattrId++;
   }
   parts.forEach((p, i) => ctx.items.set(xattrKey(ino, hash, id, i), p));
+  return id;
 }
 
 export async function prepareRemoveXattr(ctx: FsCtx, ino: number, name: Buffer): Promise<XattrFound> {

@@ -64,6 +64,8 @@
  * * Permissions are the kernel's (the mount uses default_permissions);
  *   clearing setuid/setgid on write/chown comes from the kernel as SETATTR.
  */
+import { SCOUTFS_XATTR_PREFIX } from "../fs/xattr_tags.js";
+import { CAP_SYS_ADMIN, hasCap, readProcCredsAsync } from "../util/proc_creds.js";
 import { Buffer } from "node:buffer";
 import type { Filesystem } from "../fs/filesystem.js";
 import type { Attr, SetAttrChanges } from "../fs/types.js";
@@ -417,9 +419,12 @@ export class ScoutfsFuseOps implements FuseOps {
     };
   }
 
-  async setxattr(_ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
+  async setxattr(ctx: FuseCtx, ino: number, name: Buffer, value: Buffer, flags: number, setxattrFlags: number): Promise<void> {
     // the fs encodes the value into its own items before the promise settles
-    await this.fs.setxattr(ino, name, value, flags, (setxattrFlags & FUSE_SETXATTR_ACL_KILL_SGID) !== 0);
+    await this.fs.setxattr(ino, name, value, flags, {
+      aclKillSgid: (setxattrFlags & FUSE_SETXATTR_ACL_KILL_SGID) !== 0,
+      sysAdmin: await callerMayTag(ctx, name),
+    });
   }
 
   async getxattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<Buffer> {
@@ -432,8 +437,8 @@ export class ScoutfsFuseOps implements FuseOps {
     return typeof raw === "number" ? [] : split0(raw);
   }
 
-  async removexattr(_ctx: FuseCtx, ino: number, name: Buffer): Promise<void> {
-    await this.fs.removexattr(ino, name);
+  async removexattr(ctx: FuseCtx, ino: number, name: Buffer): Promise<void> {
+    await this.fs.removexattr(ino, name, { sysAdmin: await callerMayTag(ctx, name) });
   }
 
   async readdir(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<FuseDirent[]> {
@@ -479,4 +484,17 @@ export class ScoutfsFuseOps implements FuseOps {
   async lseek(_ctx: FuseCtx, ino: number, _fh: number, offset: number, whence: number): Promise<number> {
     return this.fs.lseek(ino, offset, whence);
   }
+}
+
+const SCOUTFS_PREFIX = Buffer.from(SCOUTFS_XATTR_PREFIX);
+
+/**
+ * Whether the caller of a change of a scoutfs. xattr has CAP_SYS_ADMIN
+ * (which tagged xattrs need); the FUSE header names the caller's thread,
+ * whose capabilities /proc tells.  Other names need no look.
+ */
+async function callerMayTag(ctx: FuseCtx, name: Buffer): Promise<boolean> {
+  if (!name.subarray(0, SCOUTFS_PREFIX.length).equals(SCOUTFS_PREFIX)) return false;
+  const creds = await readProcCredsAsync(ctx.pid);
+  return creds !== undefined && hasCap(creds.capEff, CAP_SYS_ADMIN);
 }

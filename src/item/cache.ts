@@ -9,6 +9,10 @@
  * for that exact key is authoritative and anything else is read from the
  * forest first (populate), which then caches a whole range around it.
  *
+ * Items of delta zones (xattr totals, srch entries) are only written:
+ * delta() adds to the transaction's sum for the key, which the commit
+ * adds into the log tree, and which then leaves the cache.
+ *
  * Invariants:
  *  - a dirty item is newer than anything in the forest; populate never
  *    replaces an item that is already cached.
@@ -32,6 +36,7 @@
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import { KEY_MAX, keyDec, keyInc, type Key } from "../format/key.js";
+import { combineDeltas, isDeltaKey } from "../format/tag_items.js";
 import type { FsItems, ItemKV } from "../fs/storage.js";
 import type { ForestRange } from "../forest/forest.js";
 import { SortedMap, bytesCompare } from "../util/sorted_map.js";
@@ -44,6 +49,8 @@ interface CItem {
   value: Buffer | null;
   dirty: boolean;
   seq: number;
+  /** an item of a delta zone: the sum of this transaction's deltas, always dirty, gone after the commit */
+  delta?: true;
 }
 
 interface CRange {
@@ -236,6 +243,34 @@ export class ItemCache implements FsItems {
     this.put(key, value);
   }
 
+  /**
+   * Add to the transaction's delta of a delta-zone key (format/tag_items.ts).
+   * Nothing is read: the log tree write at commit adds it to what this
+   * mount's tree already holds, and readers of committed items add up
+   * every tree.
+   */
+  delta(key: Key, value: Buffer): void {
+    assert(this.trans.held(), "item changed outside a transaction hold");
+    assert(isDeltaKey(key), "delta of a key outside the delta zones");
+    counters.inc("item_delta");
+    const old = this.items.get(key);
+    if (old) {
+      assert(old.delta === true && old.value !== null, "delta item mixed with a versioned item");
+      const sum = combineDeltas(key, old.value, value);
+      this.bytes += itemBytes(sum) - itemBytes(old.value);
+      this.dirtyBytes += itemBytes(sum) - itemBytes(old.value);
+      old.value = sum;
+      old.seq = this.trans.seq;
+      return;
+    }
+    const k = Buffer.from(key);
+    const it: CItem = { key: k, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
+    this.items.set(k, it);
+    this.listDirty(it);
+    this.bytes += itemBytes(value);
+    this.dirtyBytes += itemBytes(value);
+  }
+
   delete(key: Key): void {
     counters.inc("item_delete");
     const old = this.items.get(key);
@@ -262,9 +297,9 @@ export class ItemCache implements FsItems {
     return this.dirtyList.length;
   }
 
-  /** the dirty items in key order: null value for a deletion */
-  *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number }> {
-    for (const it of this.sortedDirty()) yield { key: it.key, value: it.value, seq: it.seq };
+  /** the dirty items in key order: null value for a deletion; delta: a delta to add, not a version */
+  *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number; delta: boolean }> {
+    for (const it of this.sortedDirty()) yield { key: it.key, value: it.value, seq: it.seq, delta: it.delta === true };
   }
 
   /**
@@ -279,7 +314,7 @@ export class ItemCache implements FsItems {
     let inRangeTo: Key | null = null;
     for (const it of this.sortedDirty()) {
       const k = it.key;
-      if (it.value === null) {
+      if (it.value === null || it.delta) {
         this.items.delete(k);
         this.bytes -= itemBytes(it.value);
         continue;

@@ -23,8 +23,8 @@
  * commit; when it holds more than mergeThresholdBlocks blocks, or when
  * the mount leaves or is found dead at server start, it is finalized.
  * When no open log tree remains, the finalized trees are merged into the
- * fs root (newest seq wins; deletions remove older versions and vanish)
- * in batches, each its own server transaction, and then freed.  While a
+ * fs root (newest seq wins; deletions remove older versions and vanish;
+ * items of delta zones add into the fs root's sum) in batches, each its own server transaction, and then freed.  While a
  * merge runs readers see the same items through the fs root and the
  * finalized trees, which stay in place until the merge is done.
  * (The original spreads merge work over clients; here the server does it.)
@@ -42,6 +42,7 @@ import { btreeCountBlocks, btreeDelete, btreeFreeAll, btreeLookup, btreeRange, b
 import { ExtentTree } from "../alloc/extents.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import { readAllLogTrees, readTreesRange } from "../forest/forest.js";
+import { combineDeltas, isDeltaKey, isNullDelta } from "../format/tag_items.js";
 import type { OpenLogTrees, Roots, ServerApi, ServerStatfs } from "../net/api.js";
 import { Mutex } from "../util/mutex.js";
 import { FsError, assert, isFsError } from "../util/errors.js";
@@ -456,6 +457,17 @@ export class Server implements ServerApi {
     const r = await readTreesRange(this.store, inputs.map((lt) => lt.itemRoot), KEY_MIN, KEY_MAX, batch);
     for (const it of r.items) {
       const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
+      if (isDeltaKey(it.key)) {
+        // deltas add into the fs root's sum; a null sum is no item
+        const sum = cur ? combineDeltas(it.key, cur.value, it.value) : Buffer.from(it.value);
+        if (isNullDelta(sum)) {
+          if (cur) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
+        } else {
+          this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, Buffer.from(it.key), sum, Math.max(it.seq, cur?.seq ?? 0), 0);
+        }
+        counters.inc("server_merge_delta");
+        continue;
+      }
       if (cur && cur.seq > it.seq) continue;
       if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
       else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, Buffer.from(it.key), Buffer.from(it.value), it.seq, 0);

@@ -43,6 +43,18 @@ export function readProcCreds(pid: number): ProcCreds | undefined {
   return parseProcStatus(text);
 }
 
+/** readProcCreds without blocking the event loop (for request paths) */
+export async function readProcCredsAsync(pid: number): Promise<ProcCreds | undefined> {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let text: string;
+  try {
+    text = await fs.promises.readFile(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseProcStatus(text);
+}
+
 /** the fields of a /proc/PID/status text; undefined if one is missing */
 export function parseProcStatus(text: string): ProcCreds | undefined {
   const field = (name: string): string | undefined => {

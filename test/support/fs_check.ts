@@ -15,7 +15,9 @@
  *    account for online/offline blocks, and reference every allocated
  *    data block exactly once (no leaks, no sharing); written blocks lie
  *    below EOF;
- *  - xattrs and symlinks have all their parts and no others.
+ *  - xattrs and symlinks have all their parts and no others;
+ *  - the tag items (totl sums, srch entries, indx entries) are exactly
+ *    what the stored scoutfs. tagged xattrs imply.
  */
 import type { MemStorage } from "./mem_storage.js";
 import { keyFields } from "../../src/format/key.js";
@@ -32,8 +34,12 @@ import {
   nameHash,
   symlinkNrParts,
   xattrNrParts,
+  xattrNameOfPart0,
+  XATTR_HEADER_BYTES,
   type InodeVal,
 } from "../../src/format/fs_items.js";
+import { encodeSrchCount, encodeTotl, indxKey, srchKey, totlKey } from "../../src/format/tag_items.js";
+import { parseIndxName, parseTagU64, parseTotlName, storedXattrTags } from "../../src/fs/xattr_tags.js";
 import { DATA_BLOCK_SIZE, FS_TYPE, INODE_INDEX_TYPE, ROOT_INO, ZONE } from "../../src/format/constants.js";
 
 export function fsCheck(st: MemStorage, hash: (name: Buffer) => number = nameHash): string[] {
@@ -46,6 +52,9 @@ export function fsCheck(st: MemStorage, hash: (name: Buffer) => number = nameHas
   const all = st.items.all();
   const hex = (k: Buffer) => k.toString("hex");
   const valueOf = new Map<string, Buffer>(all.map((kv) => [kv.key.toString("hex"), kv.value]));
+  const haveTags = new Map<string, string>();
+  const wantTotl = new Map<string, { key: Buffer; total: bigint; count: bigint }>();
+  const wantTags = new Map<string, string>();
 
   for (const { key, value } of all) {
     const f = keyFields(key);
@@ -62,6 +71,8 @@ export function fsCheck(st: MemStorage, hash: (name: Buffer) => number = nameHas
       index.set(ino, l);
     } else if (f.zone === ZONE.orphan) {
       orphans.add(first);
+    } else if (f.zone === ZONE.xattrTotl || f.zone === ZONE.xattrSrch || f.zone === ZONE.xattrIndx) {
+      haveTags.set(hex(key), value.toString("hex"));
     }
   }
 
@@ -140,6 +151,21 @@ export function fsCheck(st: MemStorage, hash: (name: Buffer) => number = nameHas
           const h = decodeXattrHeader(it.value);
           x.nr = xattrNrParts(h.nameLen, h.valLen);
           if (it.third >= v.nextXattrId) bad(`xattr id ${it.third} of ${ino} >= next ${v.nextXattrId}`);
+          const name = xattrNameOfPart0(it.value);
+          const tags = storedXattrTags(name);
+          const val = it.value.subarray(XATTR_HEADER_BYTES + h.nameLen, XATTR_HEADER_BYTES + h.nameLen + h.valLen);
+          if (tags.totl) {
+            const key = totlKey(parseTotlName(name));
+            const t = wantTotl.get(hex(key)) ?? { key, total: 0n, count: 0n };
+            t.total += BigInt(parseTagU64(val.toString("latin1")) ?? -1n);
+            t.count++;
+            wantTotl.set(hex(key), t);
+          }
+          if (tags.srch) wantTags.set(hex(srchKey(hash(name), ino, it.third)), encodeSrchCount(1n).toString("hex"));
+          if (tags.indx) {
+            const { major, minor } = parseIndxName(name);
+            wantTags.set(hex(indxKey({ major, minor, ino: BigInt(ino), xid: BigInt(it.third) })), "");
+          }
         }
         xattrIds.set(id, x);
       } else if (it.type === FS_TYPE.symlink) {
@@ -172,6 +198,10 @@ export function fsCheck(st: MemStorage, hash: (name: Buffer) => number = nameHas
       if (v.nlink === 0 && !orphans.has(ino)) bad(`inode ${ino} with nlink 0 and no orphan item`);
     }
   }
+
+  for (const t of wantTotl.values()) wantTags.set(hex(t.key), encodeTotl(t).toString("hex"));
+  for (const [k, v] of wantTags) if (haveTags.get(k) !== v) bad(`tag item ${k} is ${haveTags.get(k)} want ${v}`);
+  for (const [k, v] of haveTags) if (!wantTags.has(k)) bad(`tag item ${k} (${v}) without its xattr`);
 
   for (const [b, n] of referenced) {
     if (n > 1) bad(`data block ${b} referenced ${n} times`);

@@ -14,11 +14,12 @@
  * number of times, so concurrent operations interleave at their awaits.
  */
 import { SortedMap } from "../../src/util/sorted_map.js";
-import type { DataExtent, FsClock, FsData, FsItems, FsStorage, FsTrans, ItemKV } from "../../src/fs/storage.js";
+import type { CommittedItems, DataExtent, FsClock, FsData, FsItems, FsStorage, FsTrans, ItemKV } from "../../src/fs/storage.js";
 import { KEY_BYTES, type Key } from "../../src/format/key.js";
 import { BTREE_MAX_VAL_LEN, DATA_BLOCK_SIZE, ROOT_INO } from "../../src/format/constants.js";
 import { makeRootInodeItems } from "../../src/fs/inode.js";
 import { AssertionFailure, FsError } from "../../src/util/errors.js";
+import { combineDeltas, isDeltaKey, isNullDelta } from "../../src/format/tag_items.js";
 
 function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new AssertionFailure(what);
@@ -100,6 +101,15 @@ export class MemItems implements FsItems {
   delete(key: Key): void {
     check(this.trans.holders > 0, "item delete outside hold()");
     this.map.delete(key);
+  }
+
+  delta(key: Key, value: Buffer): void {
+    check(this.trans.holders > 0, "item delta outside hold()");
+    check(isDeltaKey(key), "delta of a key outside the delta zones");
+    const old = this.map.get(key);
+    const sum = old ? combineDeltas(key, old, value) : Buffer.from(value);
+    if (isNullDelta(sum)) this.map.delete(key);
+    else this.map.set(Buffer.from(key), sum);
   }
 
   /** every item, in order (for checks) */
@@ -227,4 +237,17 @@ export class MemStorage implements FsStorage {
   metaBlocks(): { total: number; free: number } {
     return { total: 1024, free: 1024 - Math.ceil(this.items.map.size / 200) };
   }
+
+  /** here everything written counts as committed: the one map holds every item, deltas summed */
+  readonly committed: CommittedItems = {
+    readRange: async (start, end, limit) => {
+      const items: ItemKV[] = [];
+      for (const [key, value] of this.items.map.entries(start)) {
+        if (Buffer.compare(key, end) > 0) break;
+        if (items.length === limit) return { items, end: items[items.length - 1]!.key };
+        items.push({ key: Buffer.from(key), value: Buffer.from(value) });
+      }
+      return { items, end };
+    },
+  };
 }
