@@ -1,7 +1,7 @@
 /*
- * archive_index: what the inode indexes buy an archive agent.  With a
- * population of files on a FUSE-mounted scoutfs, change a few and find
- * them two ways, in one run, one table:
+ * archive_index: what the inode indexes and xattr search buy an archive
+ * agent.  With a population of files on a FUSE-mounted scoutfs, change a
+ * few and find them two ways each, in one run, one table:
  *
  *   npm run bench:archive -- [--files N[,N...]] [--changed C] [--keep]
  *
@@ -9,7 +9,11 @@
  *           contents changed since SEQ (the committed_seq read before the
  *           changes), from the data_seq index items;
  *   scan    `find MNT -newer REF` after dropping the kernel's caches: what
- *           an agent without indexes must do, stat every file.
+ *           an agent without indexes must do, stat every file;
+ *   search  `scoutfs search-xattrs scoutfs.srch.bench`: the changed files
+ *           also got that xattr, found through the srch items;
+ *   xscan   `getfattr -R -d -m '^scoutfs\.srch\.bench$' MNT`: the walk
+ *           that asks every file for its xattrs instead.
  *
  * For each population (default 100,000 and 1,000,000 files, so the table
  * shows whether the index's time grows with the population) the
@@ -44,8 +48,14 @@ interface Row {
   scanMs: number;
   indexFound: number;
   scanFound: number;
+  searchMs: number;
+  xscanMs: number;
+  searchFound: number;
+  xscanFound: number;
   populateS: number;
 }
+
+const SRCH_NAME = "scoutfs.srch.bench";
 
 function cli(args: string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
@@ -112,6 +122,7 @@ async function measure(tmp: string, files: number, changed: number): Promise<Row
     // mtimes must pass the reference's at find's resolution
     await new Promise((r) => setTimeout(r, 20));
     for (const f of want) fs.appendFileSync(f, "x");
+    execFileSync("setfattr", ["-n", SRCH_NAME, "-v", "1", ...want]);
     execFileSync("sync", [...want].slice(0, 1));
 
     const index = timed(process.execPath, [CLI, "walk-inodes", "data_seq", String(seq + 1), "-1", "-p", mnt]);
@@ -120,20 +131,42 @@ async function measure(tmp: string, files: number, changed: number): Promise<Row
     const scanFiles = scan.out.split("\n").filter((l) => l !== "");
     const wantInos = new Set([...want].map((f) => String(fs.statSync(f).ino)));
     const indexFound = [...wantInos].filter((i) => indexInos.has(i)).length;
-    return { files, indexMs: index.ms, scanMs: scan.ms, indexFound, scanFound: scanFiles.filter((f) => want.has(f)).length, populateS };
+    const search = timed(process.execPath, [CLI, "search-xattrs", SRCH_NAME, "-p", mnt]);
+    const searchInos = new Set(search.out.split("\n").filter((l) => l !== ""));
+    const xscan = timed("getfattr", ["-R", "-d", "-m", `^${SRCH_NAME.replace(/\./g, "\\.")}$`, "--absolute-names", mnt]);
+    const xscanFiles = new Set(xscan.out.split("\n").filter((l) => l.startsWith("# file: ")).map((l) => l.slice(8)));
+    return {
+      files,
+      indexMs: index.ms,
+      scanMs: scan.ms,
+      indexFound,
+      scanFound: scanFiles.filter((f) => want.has(f)).length,
+      searchMs: search.ms,
+      xscanMs: xscan.ms,
+      searchFound: [...wantInos].filter((i) => searchInos.has(i)).length,
+      xscanFound: [...want].filter((f) => xscanFiles.has(f)).length,
+      populateS,
+    };
   } finally {
     cli(["umount", mnt]);
   }
 }
 
 function table(rows: Row[], changed: number): string {
-  const head = ["files", "walk-inodes ms", "find -newer ms", "find/walk", "found (walk, find)", "populate s"];
+  const head = [
+    "files", "walk-inodes ms", "find -newer ms", "find/walk", "found (walk, find)",
+    "search-xattrs ms", "getfattr -R ms", "getfattr/search", "found (search, getfattr)", "populate s",
+  ];
   const body = rows.map((r) => [
     String(r.files),
     r.indexMs.toFixed(1),
     r.scanMs.toFixed(1),
     `${(r.scanMs / r.indexMs).toFixed(0)}x`,
     `${r.indexFound}/${changed}, ${r.scanFound}/${changed}`,
+    r.searchMs.toFixed(1),
+    r.xscanMs.toFixed(1),
+    `${(r.xscanMs / r.searchMs).toFixed(0)}x`,
+    `${r.searchFound}/${changed}, ${r.xscanFound}/${changed}`,
     r.populateS.toFixed(0),
   ]);
   const all = [head, ...body];
@@ -152,7 +185,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (pops.some((n) => n < changed)) throw new Error("--changed must not exceed any population");
-  if (process.getuid?.() !== 0) throw new Error("run as root (mount, drop_caches)");
+  if (process.getuid?.() !== 0) throw new Error("run as root (mount, drop_caches, scoutfs. xattrs)");
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "archive-bench-"));
   const rows: Row[] = [];
   try {
@@ -164,7 +197,7 @@ async function main(): Promise<void> {
     }
     if (!values.keep) fs.rmSync(tmp, { recursive: true, force: true });
   }
-  console.log(`\nfind the ${changed} changed files (each way after drop_caches; wall clock of the whole command)\n`);
+  console.log(`\nfind the ${changed} changed (and xattr-tagged) files (each way after drop_caches; wall clock of the whole command)\n`);
   console.log(table(rows, changed));
 }
 
