@@ -12,19 +12,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { cleanupMount, killDaemonAndRemount, makeCliFs, run, scoutfs, scoutfsAsUser, umountAndCheckPrint } from "./support/cli_harness.js";
+import { cleanupMount, haveCommand, killDaemonAndRemount, makeCliFs, run, scoutfs, scoutfsAsUser, succeeds, umountAndCheckPrint } from "./support/cli_harness.js";
 
-const have = (cmd: string) => ["/usr/bin", "/bin"].some((d) => fs.existsSync(path.join(d, cmd)));
-const skip = fuseSkipReason() ?? (have("setfattr") && have("setpriv") ? null : "setfattr or setpriv missing");
+const skip = fuseSkipReason() ?? (haveCommand("setfattr") && haveCommand("setpriv") ? null : "setfattr or setpriv missing");
 
 const setfattr = (...args: string[]) => run("setfattr", args);
 const asUser = (cmd: string, ...args: string[]) => run("setpriv", ["--reuid", "1000", "--regid", "1000", "--clear-groups", cmd, ...args]);
 
-async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
-  const r = await p;
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
-}
+const ok = succeeds;
 
 test("xattr tags and their readers through a mount", { skip: skip ?? false, timeout: 180_000 }, async () => {
   const { tmp, meta, data, mnt } = await makeCliFs("cli-xattr-tags-");

@@ -1,7 +1,7 @@
 /*
  * The registrations of the archive agent's commands (release, stage,
- * data-waiting, data-wait-err, setattr, punch-offline, move-blocks) and
- * of get-fiemap, spread into main.ts's command list.  Options and their
+ * data-waiting, data-wait-err, setattr, punch-offline, move-blocks,
+ * get-attr-x, set-attr-x) and of get-fiemap, spread into main.ts's command list.  Options and their
  * letters are the original's; required options are checked by the
  * commands themselves so that their messages are the original's.
  */
@@ -12,6 +12,7 @@ import { dataWaitErrCommand, dataWaitingCommand, type DataWaitErrOptions } from 
 import { setattrCommand, type SetattrOptions } from "./cmd_setattr.js";
 import { moveBlocksCommand, type MoveBlocksOptions } from "./cmd_move_blocks.js";
 import { fiemapCommand, type FiemapOptions } from "./cmd_fiemap.js";
+import { ATTR_X_FIELDS, getAttrXCommand, setAttrXCommand } from "./cmd_attr_x.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 const PATH_HELP = "any path inside the mount (default: $SCOUTFS_MOUNT_PATH, else the current directory)";
@@ -127,6 +128,32 @@ export const ARCHIVE_COMMANDS: CmdSpec[] = [
         .action(async (files: string[], o: MoveBlocksOptions) => {
           await moveBlocksCommand(files, o);
         }),
+  },
+  {
+    name: "get-attr-x",
+    group: "Archival Agent Support",
+    args: "FILE [-m] [-d] [-v] [-n] [-f] [-c] [-r] [-s] [-t] [-p]",
+    doc: "Print extensible file attributes (all when no option names some; one value alone, several as \"name: value\")",
+    build: (c) => {
+      c.argument("[FILE]");
+      for (const f of ATTR_X_FIELDS) c.option(`-${f.short}, --${f.opt}`, f.help);
+      return c.action(async (file: string | undefined, o: Record<string, boolean | undefined>) => {
+        await getAttrXCommand(file, o, out);
+      });
+    },
+  },
+  {
+    name: "set-attr-x",
+    group: "Archival Agent Support",
+    args: "FILE [-v VERSION] [-s SIZE] [-c SECS.NSECS] [-r SECS.NSECS] [-t 0|1] [-p PROJECT_ID]",
+    doc: "Set extensible file attributes (root only; meta_seq, data_seq and block counts are accepted and ignored)",
+    build: (c) => {
+      c.argument("[FILE]");
+      for (const f of ATTR_X_FIELDS) c.option(`-${f.short}, --${f.opt} <${f.arg}>`, f.help);
+      return c.action(async (file: string | undefined, o: Record<string, string | undefined>) => {
+        await setAttrXCommand(file, o);
+      });
+    },
   },
   {
     name: "get-fiemap",

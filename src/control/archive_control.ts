@@ -20,9 +20,9 @@
  */
 import type { MountControlContext } from "./mount_control.js";
 import type { ControlHandlers } from "./server.js";
-import type { ArchiveOps, TimespecArg } from "./archive_protocol.js";
+import type { ArchiveOps } from "./archive_protocol.js";
 import { MAY_READ, MAY_WRITE, requireAccess, requireSysAdmin, type ControlCaller } from "./caller.js";
-import { argsObject, boolArg, stringArg, uintArg, type ArgsObject } from "./args.js";
+import { argsObject, boolArg, stringArg, timeArg, u64Arg, uintArg, type ArgsObject } from "./args.js";
 import { DATA_WAIT_OP_ALL } from "../fs/data_waiting.js";
 import { EXTENT_FLAG } from "../format/fs_items.js";
 import { DATA_BLOCK_SIZE as BS, MAX_FILE_BYTES } from "../format/constants.js";
@@ -39,24 +39,10 @@ const BSN = BigInt(BS);
 /** a byte offset at or past the largest file: no block is there (block-aligned) */
 const clampOffset = (v: bigint): number => Number(v < FILE_LIMIT ? v : FILE_LIMIT);
 
-function u64Arg(op: string, o: ArgsObject, name: string): bigint {
-  const v = o[name];
-  if (typeof v !== "string" || !/^[0-9]{1,20}$/.test(v) || BigInt(v) > U64_MAX) throw new FsError("EINVAL", `${op}: ${name} must be a decimal u64 string`);
-  return BigInt(v);
-}
-
 /** a data_version to compare with a file's: one beyond 2^53 matches none (-1) */
 function dataVersionArg(op: string, o: ArgsObject): number {
   const v = u64Arg(op, o, "dataVersion");
   return v > MAX_SAFE ? -1 : Number(v);
-}
-
-function timeArg(op: string, o: ArgsObject, name: string): TimespecArg | undefined {
-  const t = o[name];
-  if (t === null || t === undefined) return undefined;
-  const r = argsObject(`${op} ${name}`, t);
-  if (typeof r.sec !== "number" || !Number.isSafeInteger(r.sec)) throw new FsError("EINVAL", `${op}: ${name}.sec must be an integer`);
-  return { sec: r.sec, nsec: uintArg(op, r, "nsec") };
 }
 
 /** a block-aligned, non-wrapping range of the original's release/punch-offline, clamped to the fs; undefined when empty */

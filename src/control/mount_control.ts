@@ -22,7 +22,7 @@
  * reading needs; the others CAP_DAC_READ_SEARCH or CAP_SYS_ADMIN).
  *
  * The archive commands' ops are archive_control.ts's, the xattr tag
- * commands' xattr_control.ts's.
+ * commands' xattr_control.ts's, get/set-attr-x attr_x_control.ts's.
  *
  * Handlers get a MountControlContext: the mount, and a way to drop what
  * the kernel caches of an inode when an op changes it behind the kernel's
@@ -45,6 +45,7 @@ import { MAY_READ, requireAccess, requireDacReadSearch, requireSysAdmin } from "
 import { argsObject, uintArg } from "./args.js";
 import { archiveControlHandlers } from "./archive_control.js";
 import { xattrControlHandlers } from "./xattr_control.js";
+import { attrXControlHandlers } from "./attr_x_control.js";
 
 export interface MountControlContext {
   mount: Mount;
@@ -65,6 +66,7 @@ export function mountControlHandlers(ctx: MountControlContext): ControlHandlers 
   return {
     ...archiveControlHandlers(ctx),
     ...xattrControlHandlers(ctx),
+    ...attrXControlHandlers(ctx),
     statfs: async () => {
       const s = await m.server.statfs();
       return {

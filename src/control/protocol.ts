@@ -27,6 +27,7 @@ import type { Errno } from "../util/errors.js";
 import type { WalkEntry } from "../client/walk_inodes.js";
 import type { ArchiveOps } from "./archive_protocol.js";
 import type { XattrOps } from "./xattr_protocol.js";
+import type { AttrXOps } from "./attr_x_protocol.js";
 
 export const CONTROL_PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 1 << 20;
@@ -109,7 +110,7 @@ export interface AuthOps {
 }
 
 /** every op of a mount, served once the connection is authenticated: its arguments and its result */
-export interface ControlOps extends ArchiveOps, XattrOps {
+export interface ControlOps extends ArchiveOps, XattrOps, AttrXOps {
   statfs: { args: Record<string, never>; result: StatfsInfo };
   counters: { args: Record<string, never>; result: CountersInfo };
   walkInodes: { args: WalkInodesArgs; result: WalkInodesInfo };

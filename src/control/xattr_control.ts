@@ -9,32 +9,26 @@ import type { MountControlContext } from "./mount_control.js";
 import type { ControlHandlers } from "./server.js";
 import type { IndxEntryWire, TotlNameWire, XattrOps } from "./xattr_protocol.js";
 import { MAY_READ, requireAccess, requireSysAdmin } from "./caller.js";
-import { argsObject, stringArg, uintArg } from "./args.js";
+import { argsObject, stringArg, u64Value, uintArg } from "./args.js";
 import { compareIndxEntries, type IndxEntry } from "../fs/xattr_tag_read.js";
 import { XATTR_MAX_NAME_LEN } from "../format/constants.js";
-import { U64_MAX } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
 type XattrHandlers = Pick<ControlHandlers, keyof XattrOps>;
 
 const BATCH_MAX = 4096;
 
-function u64Wire(op: string, v: unknown, what: string): bigint {
-  if (typeof v !== "string" || !/^[0-9]{1,20}$/.test(v) || BigInt(v) > U64_MAX) throw new FsError("EINVAL", `${op}: ${what} must be a decimal u64 string`);
-  return BigInt(v);
-}
-
 function totlNameArg(v: unknown): [bigint, bigint, bigint] | undefined {
   if (v === null || v === undefined) return undefined;
   if (!Array.isArray(v) || v.length !== 3) throw new FsError("EINVAL", "readXattrTotals: after must be three u64 strings");
-  return [u64Wire("readXattrTotals", v[0], "after"), u64Wire("readXattrTotals", v[1], "after"), u64Wire("readXattrTotals", v[2], "after")];
+  return [u64Value("readXattrTotals", v[0], "after"), u64Value("readXattrTotals", v[1], "after"), u64Value("readXattrTotals", v[2], "after")];
 }
 
 function indxEntryArg(v: unknown, what: string): IndxEntry {
   const o = argsObject(`readXattrIndex ${what}`, v);
   const major = uintArg("readXattrIndex", o, "major");
   if (major > 255) throw new FsError("EINVAL", `readXattrIndex: ${what}.major ${major} is not below 256`);
-  return { major, minor: u64Wire("readXattrIndex", o.minor, `${what}.minor`), ino: u64Wire("readXattrIndex", o.ino, `${what}.ino`) };
+  return { major, minor: u64Value("readXattrIndex", o.minor, `${what}.minor`), ino: u64Value("readXattrIndex", o.ino, `${what}.ino`) };
 }
 
 const indxToWire = (e: IndxEntry): IndxEntryWire => ({ major: e.major, minor: e.minor.toString(), ino: e.ino.toString() });

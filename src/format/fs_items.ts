@@ -128,10 +128,17 @@ export interface InodeVal {
   ctime: Timespec;
   mtime: Timespec;
   crtime: Timespec;
-  proj: number;
+  /** project id: the full u64 (the original's range) */
+  proj: bigint;
 }
 
 export const INODE_VAL_BYTES = 168;
+
+/** bits of InodeVal.flags */
+export const INODE_FLAG = {
+  /** retention: the file may not change (data, size, attributes, names, user. xattrs) until the flag is cleared */
+  retention: 1,
+} as const;
 
 function putTime(buf: Buffer, off: number, t: Timespec): void {
   putI64(buf, off, t.sec);
@@ -164,7 +171,7 @@ export function encodeInode(v: InodeVal): Buffer {
   putTime(b, 112, v.ctime);
   putTime(b, 128, v.mtime);
   putTime(b, 144, v.crtime);
-  putU64(b, 160, v.proj);
+  b.writeBigUInt64LE(BigInt.asUintN(64, v.proj), 160);
   return b;
 }
 
@@ -190,7 +197,7 @@ export function decodeInode(b: Buffer): InodeVal {
     ctime: getTime(b, 112),
     mtime: getTime(b, 128),
     crtime: getTime(b, 144),
-    proj: getU64(b, 160),
+    proj: b.readBigUInt64LE(160),
   };
 }
 

@@ -11,7 +11,7 @@
  * ACL (acl.ts), so the ACL's owner, mask and other entries keep matching
  * the mode.
  */
-import { OpInodes, timeCmp, toAttr } from "./inode.js";
+import { OpInodes, checkRetention, timeCmp, toAttr } from "./inode.js";
 import { truncateData } from "./data.js";
 import { applyAclWrite, prepareChmodAcl } from "./acl.js";
 import type { FsEnv } from "./namespace.js";
@@ -36,6 +36,7 @@ export async function setattrOp(env: FsEnv, ino: number, ch: SetAttrChanges): Pr
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const v = await c.get(ino);
+  checkRetention(v, ino);
   checkId(ch.uid, "uid");
   checkId(ch.gid, "gid");
   checkTime(ch.atime);

@@ -32,7 +32,7 @@ import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
 import { InodeLocks, excl, shared } from "./locks.js";
 import { Mutex } from "../util/mutex.js";
-import { OpInodes, readInode, toAttr } from "./inode.js";
+import { OpInodes, checkRetention, readInode, toAttr } from "./inode.js";
 import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
 import { checkSymlinkTarget, readSymlink } from "./symlink.js";
@@ -60,6 +60,7 @@ import {
   readXattrIndex, readXattrTotals, searchXattrs, type IndxEntry, type SrchResult, type XattrTotal,
 } from "./xattr_tag_read.js";
 import type { TotlName } from "../format/tag_items.js";
+import { attrXOf, setAttrXOp, type AttrX, type AttrXSet } from "./attr_x.js";
 import { U64_MAX } from "../format/key.js";
 import {
   applyTagChange, hasTags, parseXattrTags, prepareTagChange, storedXattrTags, type TagChange, type XattrTags,
@@ -415,6 +416,7 @@ export class Filesystem {
         const v = await c.get(ino);
         checkRegular(v, "write");
         if (data.length === 0) return { done: 0 };
+        checkRetention(v, ino);
         if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
         const wait = await this.offlineWait(ino, v, 0, v.size, DATA_WAIT_OP.write, caller);
         if (wait) return { wait };
@@ -445,6 +447,7 @@ export class Filesystem {
       const v = await c.get(ino);
       if (isDirMode(v.mode)) throw new FsError("EISDIR", "fallocate of a directory");
       if (!isRegMode(v.mode)) throw new FsError("ENODEV", "fallocate of a non-regular file");
+      checkRetention(v, ino);
       const err = await this.storage.trans.hold(async () => {
         const oldSize = v.size;
         const e = await fallocateData(this.ctx, ino, v, (mode & FALLOC_FL_KEEP_SIZE) !== 0, offset, length);
@@ -500,6 +503,7 @@ export class Filesystem {
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
+      if (isUserXattr(n)) checkRetention(v, ino);
       const aclWrite = acl ? await prepareSetAcl(this.ctx, ino, v, acl, val, caller.aclKillSgid ?? false) : undefined;
       const found = aclWrite ? undefined : await prepareSetXattr(this.ctx, ino, n, val, flags);
       const tagChange = tags && (await this.prepareTags(ino, n, tags, found, val));
@@ -572,6 +576,7 @@ export class Filesystem {
     await this.locks.with(excl(ino), async () => {
       const c = new OpInodes(this.ctx);
       const v = await c.get(ino);
+      if (isUserXattr(n)) checkRetention(v, ino);
       const found = await prepareRemoveXattr(this.ctx, ino, n);
       const tagChange = tags && (await this.prepareTags(ino, n, tags, found, undefined));
       await this.storage.trans.hold(async () => {
@@ -648,6 +653,16 @@ export class Filesystem {
     return this.locks.with(excl(ino), () => setattrMoreOp(this.env, ino, args));
   }
 
+  /** the extensible attributes of an inode (get-attr-x) */
+  async getAttrX(ino: number): Promise<AttrX> {
+    return this.locks.with(shared(ino), async () => attrXOf(await new OpInodes(this.ctx).get(ino)));
+  }
+
+  /** set what the mask names of data_version, size, times, retention and project id (attr_x.ts) */
+  async setAttrX(ino: number, a: AttrXSet): Promise<void> {
+    await this.locks.with(excl(ino), () => setAttrXOp(this.env, ino, a));
+  }
+
   /** the extents of a regular file from block fromBlock on, in order, at most max (fiemap) */
   async fiemap(ino: number, fromBlock = 0, max = Infinity): Promise<Extent[]> {
     checkOffset(fromBlock);
@@ -664,3 +679,6 @@ export class Filesystem {
     return statfs(this.storage);
   }
 }
+
+/** retention blocks changes of user. xattrs only (the others stay with the archive's tools) */
+const isUserXattr = (name: Buffer): boolean => name.subarray(0, 5).toString("latin1") === "user.";

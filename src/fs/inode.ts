@@ -29,11 +29,23 @@ import {
   inodeIndexKey,
   inodeKey,
   isDirMode,
+  INODE_FLAG,
   type InodeVal,
   type Timespec,
 } from "../format/fs_items.js";
 import { DATA_BLOCK_SIZE, DIRENT_FIRST_POS, INODE_INDEX_TYPE, ROOT_INO } from "../format/constants.js";
 import { FsError, assert } from "../util/errors.js";
+
+/**
+ * EPERM while an inode has the retention flag (set-attr-x -t 1): its
+ * data, size, attributes, names and user. xattrs may not change.  The
+ * one place every changing operation asks (the original's list: write,
+ * fallocate, setattr, unlink/rmdir, rename of either inode, user. xattrs,
+ * punch-offline, move-blocks into it unless staging).
+ */
+export function checkRetention(v: InodeVal, ino: number): void {
+  if (v.flags & INODE_FLAG.retention) throw new FsError("EPERM", `inode ${ino} is under retention`);
+}
 
 export function newInodeVal(mode: number, uid: number, gid: number, rdev: number, now: Timespec): InodeVal {
   return {
@@ -56,7 +68,7 @@ export function newInodeVal(mode: number, uid: number, gid: number, rdev: number
     ctime: { ...now },
     mtime: { ...now },
     crtime: { ...now },
-    proj: 0,
+    proj: 0n,
   };
 }
 

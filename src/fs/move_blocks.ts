@@ -26,7 +26,7 @@
  * extents.  The caller holds both inodes' locks exclusively.
  */
 import type { FsEnv } from "./namespace.js";
-import { OpInodes } from "./inode.js";
+import { OpInodes, checkRetention } from "./inode.js";
 import { account } from "./data.js";
 import { extentFrom, extentEnd, extentsIn, insertExtent, isOffline, punchExtents } from "./extents.js";
 import { isDirMode, isRegMode } from "../format/fs_items.js";
@@ -53,6 +53,7 @@ export async function moveBlocksOp(env: FsEnv, from: number, to: number, a: Move
   const c = new OpInodes(ctx);
   const fv = await c.get(from);
   const tv = await c.get(to);
+  if (!a.stage) checkRetention(tv, to);
   if (a.fromOff % BS !== 0 || a.toOff % BS !== 0 || (a.len % BS !== 0 && a.fromOff + a.len !== fv.size)) {
     throw new FsError("EINVAL", "move-blocks: offsets and length must be multiples of 4096 (the length may end at the source's size)");
   }

@@ -17,7 +17,7 @@
  * ACL, or are the mode less the umask (acl.ts applyInheritedAcl).
  */
 import type { FsCtx } from "./context.js";
-import { OpInodes, newInodeVal, toAttr } from "./inode.js";
+import { OpInodes, checkRetention, newInodeVal, toAttr } from "./inode.js";
 import { addEntry, findEntry, removeEntry } from "./dirent.js";
 import { writeSymlink } from "./symlink.js";
 import { afterUnlink, type OpenCounts } from "./orphan.js";
@@ -103,6 +103,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
       if (isDir) mode |= S_ISGID;
     }
     const v = newInodeVal(mode, n.uid, gid, rdev, now);
+    v.proj = d.proj; // the project id is inherited from the parent directory
     applyInheritedAcl(ctx, ino, v, dflt, n.umask);
     if (n.symlink) {
       v.size = n.symlink.length;
@@ -129,6 +130,7 @@ export async function makeTmpfile(env: FsEnv, dir: number, n: NewNode): Promise<
   return env.hold(async () => {
     const now = env.now();
     const v = newInodeVal(n.mode, n.uid, d.mode & S_ISGID ? d.gid : n.gid, 0, now);
+    v.proj = d.proj;
     applyInheritedAcl(ctx, ino, v, dflt, n.umask);
     v.nlink = 0;
     c.add(ino, v);
@@ -190,6 +192,7 @@ export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: b
   } else if (isDir) {
     throw new FsError("EISDIR", `${name.toString()} is a directory`);
   }
+  checkRetention(v, ent.ino);
   await env.hold(async () => {
     const now = env.now();
     removeEntry(ctx, dir, d, ent);

@@ -23,7 +23,7 @@
  * exclusively and wakes waiters afterwards when offline blocks went away.
  */
 import type { FsEnv } from "./namespace.js";
-import { OpInodes } from "./inode.js";
+import { OpInodes, checkRetention } from "./inode.js";
 import { account, writeData } from "./data.js";
 import { BLOCK_LIMIT, extentsIn, insertExtent, isOffline, punchExtents } from "./extents.js";
 import { EXTENT_FLAG, isRegMode, type InodeVal } from "../format/fs_items.js";
@@ -99,6 +99,7 @@ export async function punchOfflineOp(env: FsEnv, ino: number, offset: number, le
   const c = new OpInodes(ctx);
   const v = await c.get(ino);
   checkFile(v, dataVersion, "punch-offline");
+  checkRetention(v, ino);
   const err = await env.hold(async () => {
     let mapped: FsError | undefined;
     for (const piece of await extentsIn(ctx, ino, start, end)) {

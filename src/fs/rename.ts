@@ -18,7 +18,7 @@
  * orphaned at zero).
  */
 import type { FsCtx } from "./context.js";
-import { OpInodes } from "./inode.js";
+import { OpInodes, checkRetention } from "./inode.js";
 import { addEntry, findEntry, parentOf, removeEntry } from "./dirent.js";
 import { afterUnlink } from "./orphan.js";
 import type { FsEnv } from "./namespace.js";
@@ -84,6 +84,8 @@ export async function renameOp(
   if (dst && dst.ino === src.ino) return;
   const sv = await c.get(src.ino);
   const dv = dst ? await c.get(dst.ino) : undefined;
+  checkRetention(sv, src.ino);
+  if (dst && dv) checkRetention(dv, dst.ino);
   const srcDir = isDirMode(sv.mode);
   const dstDir = dv !== undefined && isDirMode(dv.mode);
   if (!exchange && dv) {

@@ -33,7 +33,7 @@ export interface Attr {
   onlineBlocks: number;
   offlineBlocks: number;
   flags: number;
-  proj: number;
+  proj: bigint;
 }
 
 /** a time to set: an explicit time, or the current time (UTIME_NOW); absent means leave alone (UTIME_OMIT) */

@@ -5,6 +5,7 @@
  * clean up a mount point whatever state it was left in (mounted, dead
  * daemon, stale pidfile).
  */
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -54,6 +55,16 @@ export async function waitGone(pid: number): Promise<void> {
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   if (alive(pid)) throw new Error(`process ${pid} still alive`);
 }
+
+/** the stdout of a command that must succeed (asserts exit 0, showing its stderr otherwise) */
+export async function succeeds(p: Promise<Run>): Promise<string> {
+  const r = await p;
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+/** whether a command is installed in /usr/bin or /bin */
+export const haveCommand = (cmd: string): boolean => ["/usr/bin", "/bin"].some((d) => fs.existsSync(path.join(d, cmd)));
 
 /** a scoutfs command run as uid/gid 1000 with no groups or capabilities (setpriv) */
 export const scoutfsAsUser = (...args: string[]): Promise<Run> =>
