@@ -32,7 +32,7 @@ const trustRoot = () => trustingAuthenticator(ROOT);
 function stubHandlers(given: Partial<ControlHandlers>): ControlHandlers {
   const unused = async (): Promise<never> => assert.fail("unused control op");
   const archive = { release: unused, stage: unused, punchOffline: unused, moveBlocks: unused, setattrMore: unused, fiemap: unused, dataWaiting: unused, dataWaitErr: unused };
-  const xattr = { listHiddenXattrs: unused, searchXattrs: unused, readXattrTotals: unused, readXattrIndex: unused, getAttrX: unused, setAttrX: unused };
+  const xattr = { listHiddenXattrs: unused, searchXattrs: unused, readXattrTotals: unused, readXattrIndex: unused, getAttrX: unused, setAttrX: unused, quotaMod: unused, quotaList: unused };
   return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...archive, ...xattr, ...given };
 }
 

@@ -19,7 +19,7 @@
 import { locateFile, withMount } from "../control/client.js";
 import { selectedPath } from "../control/locate.js";
 import type { IndxEntryWire, TotlNameWire, XattrTotalInfo } from "../control/xattr_protocol.js";
-import { UsageError } from "./parse.js";
+import { UsageError, parseCInteger64 } from "./parse.js";
 import { U64_MAX } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
@@ -70,19 +70,9 @@ interface IndxEntry {
   ino: bigint;
 }
 
-/** a C integer as sscanf's %i reads it (sign, 0 octal, 0x hex), wrapped to 64 bits; undefined if it is not one */
-function cInteger(s: string): bigint | undefined {
-  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
-  if (!m) return undefined;
-  const digits = m[2]!;
-  const v = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits.startsWith("0") ? BigInt("0o" + digits.slice(1)) : BigInt(digits);
-  if (v > U64_MAX) return undefined;
-  return BigInt.asUintN(64, m[1] === "-" ? -v : v);
-}
-
 export function parseIndxEntry(s: string): IndxEntry {
   const parts = s.split(".");
-  const nums = parts.length === 3 ? parts.map(cInteger) : [];
+  const nums = parts.length === 3 ? parts.map(parseCInteger64) : [];
   if (nums.length !== 3 || nums.some((n) => n === undefined)) {
     throw new FsError(
       "EINVAL",

@@ -23,6 +23,7 @@ import { allocatedInosCommand, inoPathCommand, referringEntriesCommand } from ".
 import { UsageError } from "./parse.js";
 import { ARCHIVE_COMMANDS } from "./archive_commands.js";
 import { XATTR_COMMANDS } from "./xattr_commands.js";
+import { QUOTA_COMMANDS } from "./quota_commands.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
 export interface CmdSpec {
@@ -215,6 +216,7 @@ const commands: CmdSpec[] = [
   },
   ...ARCHIVE_COMMANDS,
   ...XATTR_COMMANDS,
+  ...QUOTA_COMMANDS,
   {
     name: "print",
     group: "Debugging commands",

@@ -97,6 +97,20 @@ export function parseTimespec(str: string): { sec: number; nsec: number } {
   return { sec: Number(m[1]), nsec };
 }
 
+/**
+ * A C integer as sscanf's %i/%llu and strtoull read one: optional sign,
+ * decimal, 0 octal or 0x hex, a negative value wrapped to 64 bits (so -1
+ * is all ones); undefined if it is not one or beyond 64 bits.
+ */
+export function parseCInteger64(s: string): bigint | undefined {
+  const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+  if (!m) return undefined;
+  const d = m[2]!;
+  const v = /^0[xX]/.test(d) ? BigInt(d) : d.length > 1 && d.startsWith("0") ? BigInt("0o" + d.slice(1)) : BigInt(d);
+  if (v > U64_MAX) return undefined;
+  return BigInt.asUintN(64, m[1] === "-" ? -v : v);
+}
+
 /** A full unsigned 64-bit integer (decimal, 0x hex or 0 octal). */
 export function parseU64(str: string): bigint {
   const v = wholeCUnsigned(str);

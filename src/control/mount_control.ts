@@ -22,7 +22,8 @@
  * reading needs; the others CAP_DAC_READ_SEARCH or CAP_SYS_ADMIN).
  *
  * The archive commands' ops are archive_control.ts's, the xattr tag
- * commands' xattr_control.ts's, get/set-attr-x attr_x_control.ts's.
+ * commands' xattr_control.ts's, get/set-attr-x attr_x_control.ts's, the quota commands'
+ * quota_control.ts's.
  *
  * Handlers get a MountControlContext: the mount, and a way to drop what
  * the kernel caches of an inode when an op changes it behind the kernel's
@@ -46,6 +47,7 @@ import { argsObject, uintArg } from "./args.js";
 import { archiveControlHandlers } from "./archive_control.js";
 import { xattrControlHandlers } from "./xattr_control.js";
 import { attrXControlHandlers } from "./attr_x_control.js";
+import { quotaControlHandlers } from "./quota_control.js";
 
 export interface MountControlContext {
   mount: Mount;
@@ -67,6 +69,7 @@ export function mountControlHandlers(ctx: MountControlContext): ControlHandlers 
     ...archiveControlHandlers(ctx),
     ...xattrControlHandlers(ctx),
     ...attrXControlHandlers(ctx),
+    ...quotaControlHandlers(ctx),
     statfs: async () => {
       const s = await m.server.statfs();
       return {

@@ -28,6 +28,7 @@ import type { WalkEntry } from "../client/walk_inodes.js";
 import type { ArchiveOps } from "./archive_protocol.js";
 import type { XattrOps } from "./xattr_protocol.js";
 import type { AttrXOps } from "./attr_x_protocol.js";
+import type { QuotaOps } from "./quota_protocol.js";
 
 export const CONTROL_PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 1 << 20;
@@ -110,7 +111,7 @@ export interface AuthOps {
 }
 
 /** every op of a mount, served once the connection is authenticated: its arguments and its result */
-export interface ControlOps extends ArchiveOps, XattrOps, AttrXOps {
+export interface ControlOps extends ArchiveOps, XattrOps, AttrXOps, QuotaOps {
   statfs: { args: Record<string, never>; result: StatfsInfo };
   counters: { args: Record<string, never>; result: CountersInfo };
   walkInodes: { args: WalkInodesArgs; result: WalkInodesInfo };

@@ -27,6 +27,8 @@
  * applies default ACLs or the umask to new inodes (acl.ts).  The root
  * directory (inode 1) is written by mkfs (makeRootInodeItems).
  */
+import { Quotas, type QuotaInput, type StoredQuotaRule } from "./quota.js";
+import { QUOTA_OP, type QuotaRule } from "../format/quota_items.js";
 import type { FsStorage } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
@@ -100,15 +102,21 @@ export class Filesystem {
   private readonly relatime: boolean;
   /** POSIX ACLs are kept (FsOptions.acl); the FUSE session must negotiate POSIX_ACL exactly when this is set */
   readonly acl: boolean;
+  /** quota rules and checks */
+  readonly quotas: Quotas;
+  /** rule changes one at a time: each picks a free key for its rule */
+  private readonly quotaMutex = new Mutex();
 
   constructor(readonly storage: FsStorage, opts: FsOptions = {}) {
     this.ctx = { st: storage, items: storage.items, hash: opts.nameHash ?? nameHash };
     this.relatime = (opts.atime ?? "relatime") === "relatime";
     this.acl = opts.acl ?? true;
+    this.quotas = new Quotas(this.ctx, storage.committed, () => storage.trans.seq);
     this.env = {
       ctx: this.ctx,
       opens: this.opens,
       acl: this.acl,
+      quotas: this.quotas,
       now: () => storage.clock.now(),
       hold: (fn) => storage.trans.hold(fn),
     };
@@ -417,6 +425,7 @@ export class Filesystem {
         checkRegular(v, "write");
         if (data.length === 0) return { done: 0 };
         checkRetention(v, ino);
+        await this.quotas.check(dataQuotaInput(v));
         if (offset >= MAX_FILE_BYTES) throw new FsError("EFBIG", `write at ${offset} beyond the size limit`);
         const wait = await this.offlineWait(ino, v, 0, v.size, DATA_WAIT_OP.write, caller);
         if (wait) return { wait };
@@ -448,6 +457,7 @@ export class Filesystem {
       if (isDirMode(v.mode)) throw new FsError("EISDIR", "fallocate of a directory");
       if (!isRegMode(v.mode)) throw new FsError("ENODEV", "fallocate of a non-regular file");
       checkRetention(v, ino);
+      await this.quotas.check(dataQuotaInput(v));
       const err = await this.storage.trans.hold(async () => {
         const oldSize = v.size;
         const e = await fallocateData(this.ctx, ino, v, (mode & FALLOC_FL_KEEP_SIZE) !== 0, offset, length);
@@ -653,6 +663,19 @@ export class Filesystem {
     return this.locks.with(excl(ino), () => setattrMoreOp(this.env, ino, args));
   }
 
+  /** add (EEXIST if present) or delete (ENOENT if absent) a quota rule */
+  async modQuotaRule(add: boolean, rule: QuotaRule): Promise<void> {
+    await this.quotaMutex.run(async () => {
+      const apply = await this.quotas.prepareMod(add, rule);
+      await this.storage.trans.hold(async () => apply());
+    });
+  }
+
+  /** up to limit quota rules in storage order from position (hash, coll) */
+  listQuotaRules(hash: number, coll: number, limit: number): Promise<StoredQuotaRule[]> {
+    return this.quotas.list(hash, coll, limit);
+  }
+
   /** the extensible attributes of an inode (get-attr-x) */
   async getAttrX(ino: number): Promise<AttrX> {
     return this.locks.with(shared(ino), async () => attrXOf(await new OpInodes(this.ctx).get(ino)));
@@ -682,3 +705,6 @@ export class Filesystem {
 
 /** retention blocks changes of user. xattrs only (the others stay with the archive's tools) */
 const isUserXattr = (name: Buffer): boolean => name.subarray(0, 5).toString("latin1") === "user.";
+
+/** what writes to a file are checked against: its own project, owner and group */
+const dataQuotaInput = (v: InodeVal): QuotaInput => ({ op: QUOTA_OP.data, proj: v.proj, uid: v.uid, gid: v.gid });

@@ -16,6 +16,8 @@
  * The new inode's permission bits then come from the directory's default
  * ACL, or are the mode less the umask (acl.ts applyInheritedAcl).
  */
+import type { Quotas, QuotaInput } from "./quota.js";
+import { QUOTA_OP } from "../format/quota_items.js";
 import type { FsCtx } from "./context.js";
 import { OpInodes, checkRetention, newInodeVal, toAttr } from "./inode.js";
 import { addEntry, findEntry, removeEntry } from "./dirent.js";
@@ -36,6 +38,7 @@ import {
   direntTypeOfMode,
   isDirMode,
   orphanKey,
+  type InodeVal,
 } from "../format/fs_items.js";
 import { LINK_MAX } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
@@ -45,8 +48,15 @@ export interface FsEnv {
   opens: OpenCounts;
   /** POSIX ACLs are kept (acl.ts); without, ACL xattrs are refused and default ACLs ignored */
   acl: boolean;
+  /** quota rules and their checks (quota.ts) */
+  quotas: Quotas;
   now(): Timespec;
   hold<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** what a creation in directory d is checked against: d's project, the creator, and the group the inode will have */
+function creationQuotaInput(d: InodeVal, n: NewNode): QuotaInput {
+  return { op: QUOTA_OP.inode, proj: d.proj, uid: n.uid, gid: d.mode & S_ISGID ? d.gid : n.gid };
 }
 
 /** the full mode of a node that mknod may make (regular, device, fifo, socket) */
@@ -91,6 +101,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
   if (await findEntry(ctx, dir, name)) throw new FsError("EEXIST", `${name.toString()} exists`);
   const isDir = isDirMode(n.mode);
   if (isDir && d.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${dir} has too many links`);
+  await env.quotas.check(creationQuotaInput(d, n));
   const type = n.mode & S_IFMT;
   const rdev = type === S_IFCHR || type === S_IFBLK ? n.rdev : 0;
   const dflt = await inheritableAcl(env, dir, n);
@@ -125,6 +136,7 @@ export async function makeTmpfile(env: FsEnv, dir: number, n: NewNode): Promise<
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
+  await env.quotas.check(creationQuotaInput(d, n));
   const dflt = await inheritableAcl(env, dir, n);
   const ino = await ctx.st.allocIno();
   return env.hold(async () => {
