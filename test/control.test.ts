@@ -32,7 +32,7 @@ const trustRoot = () => trustingAuthenticator(ROOT);
 function stubHandlers(given: Partial<ControlHandlers>): ControlHandlers {
   const unused = async (): Promise<never> => assert.fail("unused control op");
   const archive = { release: unused, stage: unused, punchOffline: unused, moveBlocks: unused, setattrMore: unused, fiemap: unused, dataWaiting: unused, dataWaitErr: unused };
-  const xattr = { listHiddenXattrs: unused, searchXattrs: unused, readXattrTotals: unused, readXattrIndex: unused, getAttrX: unused, setAttrX: unused, quotaMod: unused, quotaList: unused };
+  const xattr = { listHiddenXattrs: unused, searchXattrs: unused, readXattrTotals: unused, readXattrIndex: unused, getAttrX: unused, setAttrX: unused, quotaMod: unused, quotaList: unused, resizeDevices: unused };
   return { statfs: unused, counters: unused, walkInodes: unused, stat: unused, inoPath: unused, referringEntries: unused, allocatedInos: unused, ...archive, ...xattr, ...given };
 }
 
@@ -256,8 +256,8 @@ test("scoutfs statfs and counters on a real mount", { skip: skip ?? false, timeo
   const cli = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => run(process.execPath, [CLI, ...args], opts);
   try {
     const help = await scoutfs("--help");
-    assert.match(help.stderr, /^ +statfs \[-s\|--single-field FIELD-NAME\] \[-p\|--path PATH\]$/m);
-    assert.match(help.stderr, /^ +counters \[-t\] \[PATH\]$/m);
+    assert.match(help.stdout, /^ +statfs \[-s\|--single-field FIELD-NAME\] \[-p\|--path PATH\]$/m);
+    assert.match(help.stdout, /^ +counters \[-t\] \[PATH\]$/m);
 
     const mo = await scoutfs("mount", "-o", `metadev_path=${meta}`, data, mnt);
     assert.equal(mo.code, 0, mo.stderr);

@@ -2,6 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ROOT, assertConsistent, expectErrno, newFs } from "./support/fs_harness.js";
 import { IAX } from "../src/fs/attr_x.js";
+import { MemStorage } from "./support/mem_storage.js";
+import { Filesystem } from "../src/fs/filesystem.js";
+import { parseQuotaRule } from "../src/cli/cmd_quota.js";
 
 const ADMIN = { sysAdmin: true };
 
@@ -92,4 +95,21 @@ test("new inodes take the project id of their directory, O_TMPFILE ones too; a c
   assert.equal((await t.fs.getAttrX(after.ino)).projectId, 0n);
   await t.fs.release(tmp.ino);
   assertConsistent(t);
+});
+
+test("a format version 1 filesystem refuses retention, project ids, quotas and indx. tags (EOPNOTSUPP)", async () => {
+  const st = new MemStorage();
+  st.formatVersion = 1;
+  const fs = new Filesystem(st);
+  const f = await fs.create(ROOT, "f", 0o100644, 0, 0);
+  await expectErrno(fs.setAttrX(f.ino, { mask: IAX.retention, retention: true }), "EOPNOTSUPP");
+  await expectErrno(fs.setAttrX(f.ino, { mask: IAX.projectId, projectId: 1n }), "EOPNOTSUPP");
+  await expectErrno(fs.getAttrX(f.ino), "EOPNOTSUPP");
+  assert.equal((await fs.getAttrX(f.ino, IAX.dataVersion | IAX.size)).size, 0);
+  await fs.setAttrX(f.ino, { mask: IAX.crtime, crtime: { sec: 5, nsec: 0 } });
+  await expectErrno(fs.modQuotaRule(true, parseQuotaRule("1 1,L,- 1,L,- 1,L,- I 1 -")), "EOPNOTSUPP");
+  await expectErrno(fs.listQuotaRules(0, 0, 10), "EOPNOTSUPP");
+  await expectErrno(fs.setxattr(f.ino, "scoutfs.hide.indx.x.1.2", "", 0, { sysAdmin: true }), "EOPNOTSUPP");
+  await fs.setxattr(f.ino, "scoutfs.totl.x.1.2.3", "4", 0, { sysAdmin: true });
+  await fs.create(ROOT, "g", 0o100644, 0, 0);
 });

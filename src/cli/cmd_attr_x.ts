@@ -56,7 +56,7 @@ export async function getAttrXCommand(file: string | undefined, o: Record<string
   let mask = ATTR_X_FIELDS.filter((f) => o[f.opt]).reduce((m, f) => m | f.bit, 0);
   if (mask === 0) mask = IAX_ALL;
   const f = await locateFile(file, "r");
-  const a = await requestMount(f.path, "getAttrX", { ino: f.ino });
+  const a = await requestMount(f.path, "getAttrX", { ino: f.ino, mask });
   for (const line of formatAttrX(a, mask)) out(line);
 }
 

@@ -47,7 +47,7 @@ function logDirs(): string[] {
   return [SYS_LOG_DIR, path.join(os.tmpdir(), "scoutfs")];
 }
 
-function usableLogDir(): string {
+export function usableLogDir(): string {
   for (const d of logDirs()) {
     try {
       fs.mkdirSync(d, { recursive: true, mode: 0o755 });

@@ -24,6 +24,7 @@ import { UsageError } from "./parse.js";
 import { ARCHIVE_COMMANDS } from "./archive_commands.js";
 import { XATTR_COMMANDS } from "./xattr_commands.js";
 import { QUOTA_COMMANDS } from "./quota_commands.js";
+import { DEVICE_COMMANDS } from "./device_commands.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 
 export interface CmdSpec {
@@ -217,6 +218,7 @@ const commands: CmdSpec[] = [
   ...ARCHIVE_COMMANDS,
   ...XATTR_COMMANDS,
   ...QUOTA_COMMANDS,
+  ...DEVICE_COMMANDS,
   {
     name: "print",
     group: "Debugging commands",
@@ -262,9 +264,13 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const name = argv[0];
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
     err(usage());
-    return name === undefined ? 1 : 0;
+    return 1;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    out(usage()); // asked for: stdout, as GNU tools do
+    return 0;
   }
   if (name === "__daemon") {
     // hidden: the mount daemon started by `scoutfs mount` (daemon.ts)

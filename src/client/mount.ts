@@ -25,6 +25,7 @@ import { Filesystem } from "../fs/filesystem.js";
 import type { FsOptions } from "../fs/types.js";
 import type { FsStorage } from "../fs/storage.js";
 import { inodeItemsFirst, inodeItemsLast } from "../format/fs_items.js";
+import { DATA_BLOCK_SIZE } from "../format/constants.js";
 import { RealClock, type Clock } from "../util/clock.js";
 
 export interface MountOptions {
@@ -68,7 +69,7 @@ export class Mount {
     const server = await Server.start(metaDev, opts.server);
     await checkDataSuper(dataDev, server.fsid);
     const rid = randomBytes(8).readBigUInt64LE(0) || 1n;
-    await server.greeting(rid);
+    const { formatVersion } = await server.greeting(rid);
     const store = new MetaStore(metaDev, server.fsid, opts.blockCacheBytes ?? 256 * 1024 * 1024);
     const forest = new Forest(store, server);
     const dataAlloc = new MountDataAlloc(dataDev);
@@ -90,6 +91,7 @@ export class Mount {
       data: dataAlloc,
       clock: { now: () => clock.wall() },
       fsid: server.fsid,
+      formatVersion,
       allocIno: async () => {
         if (inoNext >= inoEnd) {
           const r = await server.allocInodes(perLock);
@@ -119,6 +121,12 @@ export class Mount {
 
   async sync(): Promise<void> {
     await this.trans.sync();
+  }
+
+  /** grow the devices in use (server.resizeDevices), then count the new space in statfs */
+  async resizeDevices(metaBlocks: number, dataBlocks: number): Promise<void> {
+    await this.server.resizeDevices(metaBlocks, dataBlocks, Math.floor(this.dataDev.sizeBytes() / DATA_BLOCK_SIZE));
+    await this.log.afterCommit?.();
   }
 
   /** clean unmount: everything committed, log tree merged, devices closed */

@@ -20,9 +20,11 @@ export function attrXControlHandlers(ctx: MountControlContext): AttrXHandlers {
   const fs = ctx.mount.fs;
   return {
     getAttrX: async (args, caller) => {
-      const ino = uintArg("getAttrX", argsObject("getAttrX", args), "ino", 1);
+      const o = argsObject("getAttrX", args);
+      const ino = uintArg("getAttrX", o, "ino", 1);
+      const mask = uintArg("getAttrX", o, "mask");
       requireAccess(caller, await fs.getattr(ino), MAY_READ);
-      const a = await fs.getAttrX(ino);
+      const a = await fs.getAttrX(ino, mask);
       return { ...a, projectId: a.projectId.toString() };
     },
     setAttrX: async (args, caller) => {

@@ -33,6 +33,7 @@ export interface AttrXSetArgs {
 }
 
 export interface AttrXOps {
-  getAttrX: { args: { ino: number }; result: AttrXInfo };
+  /** mask: the IAX bits asked for (fs/attr_x.ts); bits a format version lacks are EOPNOTSUPP */
+  getAttrX: { args: { ino: number; mask: number }; result: AttrXInfo };
   setAttrX: { args: AttrXSetArgs; result: Record<string, never> };
 }

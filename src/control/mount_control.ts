@@ -43,7 +43,7 @@ import { controlSocketPathForDaemon, devOfScoutfsMountPoint } from "./locate.js"
 import { ControlServer, type ControlHandlers } from "./server.js";
 import type { ControlAuthenticator } from "./auth.js";
 import { MAY_READ, requireAccess, requireDacReadSearch, requireSysAdmin } from "./caller.js";
-import { argsObject, uintArg } from "./args.js";
+import { argsObject, u64Arg, uintArg } from "./args.js";
 import { archiveControlHandlers } from "./archive_control.js";
 import { xattrControlHandlers } from "./xattr_control.js";
 import { attrXControlHandlers } from "./attr_x_control.js";
@@ -124,6 +124,16 @@ export function mountControlHandlers(ctx: MountControlContext): ControlHandlers 
       const o = argsObject("allocatedInos", args);
       const limit = Math.min(uintArg("allocatedInos", o, "limit", 1), BATCH_MAX);
       return { inos: await m.fs.allocatedInos(uintArg("allocatedInos", o, "start"), limit) };
+    },
+    resizeDevices: async (args, caller) => {
+      const o = argsObject("resizeDevices", args);
+      const meta = u64Arg("resizeDevices", o, "metaBlocks");
+      const data = u64Arg("resizeDevices", o, "dataBlocks");
+      requireSysAdmin(caller);
+      const max = BigInt(Number.MAX_SAFE_INTEGER);
+      if (meta > max || data > max) throw new FsError("EINVAL", "resize: a size beyond any device");
+      await m.resizeDevices(Number(meta), Number(data));
+      return {};
     },
   };
 }

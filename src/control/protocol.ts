@@ -120,6 +120,8 @@ export interface ControlOps extends ArchiveOps, XattrOps, AttrXOps, QuotaOps {
   inoPath: { args: { ino: number; dirIno: number; dirPos: number }; result: InoPathInfo | null };
   referringEntries: { args: { ino: number; dirIno: number; dirPos: number; limit: number }; result: { entries: ReferringEntryInfo[] } };
   allocatedInos: { args: { start: number; limit: number }; result: { inos: number[] } };
+  /** grow the devices to these totals of 64 KiB metadata and 4 KiB data blocks (u64 decimal strings; 0: unchanged) */
+  resizeDevices: { args: { metaBlocks: string; dataBlocks: string }; result: Record<string, never> };
 }
 export type ControlOp = keyof ControlOps;
 export type AnyOps = ControlOps & AuthOps;

@@ -7,6 +7,8 @@
 
 export const FORMAT_VERSION_MIN = 1;
 export const FORMAT_VERSION_MAX = 2;
+/** the format version that brought retention, project ids, quotas and the indx. xattr tag (as the original's) */
+export const FORMAT_VERSION_FEAT_V2 = 2;
 
 /** statfs f_type ("SCOU"); never written to a device (blocks start with their BLOCK_MAGIC) */
 export const SUPER_MAGIC = 0x554f4353;

@@ -62,7 +62,7 @@ import {
   readXattrIndex, readXattrTotals, searchXattrs, type IndxEntry, type SrchResult, type XattrTotal,
 } from "./xattr_tag_read.js";
 import type { TotlName } from "../format/tag_items.js";
-import { attrXOf, setAttrXOp, type AttrX, type AttrXSet } from "./attr_x.js";
+import { IAX, IAX_ALL, attrXOf, setAttrXOp, type AttrX, type AttrXSet } from "./attr_x.js";
 import { U64_MAX } from "../format/key.js";
 import {
   applyTagChange, hasTags, parseXattrTags, prepareTagChange, storedXattrTags, type TagChange, type XattrTags,
@@ -73,7 +73,7 @@ import { aclKindOfName, applyAclWrite, prepareSetAcl, type AclKind } from "./acl
 import { FALLOC_FL_KEEP_SIZE, type Attr, type DirEntry, type FsOptions, type Name, type SetAttrChanges, type StatFs, type XattrCaller } from "./types.js";
 import { DT } from "./types.js";
 import { isDirMode, isLnkMode, isRegMode, nameHash, orphanKey, type InodeVal } from "../format/fs_items.js";
-import { DATA_BLOCK_SIZE, MAX_FILE_BYTES } from "../format/constants.js";
+import { DATA_BLOCK_SIZE, FORMAT_VERSION_FEAT_V2, MAX_FILE_BYTES } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
 import { DATA_WAIT_OP, DataWaiters, type DataWait, type DataWaitCaller } from "./data_waiting.js";
 import { findOffline, listExtents, type Extent } from "./extents.js";
@@ -111,7 +111,7 @@ export class Filesystem {
     this.ctx = { st: storage, items: storage.items, hash: opts.nameHash ?? nameHash };
     this.relatime = (opts.atime ?? "relatime") === "relatime";
     this.acl = opts.acl ?? true;
-    this.quotas = new Quotas(this.ctx, storage.committed, () => storage.trans.seq);
+    this.quotas = new Quotas(this.ctx, storage.committed, () => storage.trans.seq, storage.formatVersion >= FORMAT_VERSION_FEAT_V2);
     this.env = {
       ctx: this.ctx,
       opens: this.opens,
@@ -536,7 +536,20 @@ export class Filesystem {
     const tags = parseXattrTags(name);
     if (!hasTags(tags)) return undefined;
     if (!caller.sysAdmin) throw new FsError("EPERM", `xattr tags of ${name.toString()} need CAP_SYS_ADMIN`);
+    if (tags.indx) this.requireV2("the indx. xattr tag");
     return tags;
+  }
+
+  private checkAttrXMask(mask: number): void {
+    if (mask & IAX.retention) this.requireV2("retention");
+    if (mask & IAX.projectId) this.requireV2("project ids");
+  }
+
+  /** EOPNOTSUPP on a filesystem whose format version predates what is asked for */
+  private requireV2(what: string): void {
+    if (this.storage.formatVersion < FORMAT_VERSION_FEAT_V2) {
+      throw new FsError("EOPNOTSUPP", `${what} needs format version ${FORMAT_VERSION_FEAT_V2}, this filesystem has ${this.storage.formatVersion}`);
+    }
   }
 
   private async prepareTags(
@@ -665,6 +678,7 @@ export class Filesystem {
 
   /** add (EEXIST if present) or delete (ENOENT if absent) a quota rule */
   async modQuotaRule(add: boolean, rule: QuotaRule): Promise<void> {
+    this.requireV2("quotas");
     await this.quotaMutex.run(async () => {
       const apply = await this.quotas.prepareMod(add, rule);
       await this.storage.trans.hold(async () => apply());
@@ -672,17 +686,20 @@ export class Filesystem {
   }
 
   /** up to limit quota rules in storage order from position (hash, coll) */
-  listQuotaRules(hash: number, coll: number, limit: number): Promise<StoredQuotaRule[]> {
+  async listQuotaRules(hash: number, coll: number, limit: number): Promise<StoredQuotaRule[]> {
+    this.requireV2("quotas");
     return this.quotas.list(hash, coll, limit);
   }
 
-  /** the extensible attributes of an inode (get-attr-x) */
-  async getAttrX(ino: number): Promise<AttrX> {
+  /** the extensible attributes of an inode (get-attr-x); mask: the IAX bits asked for, checked against the format version */
+  async getAttrX(ino: number, mask = IAX_ALL): Promise<AttrX> {
+    this.checkAttrXMask(mask);
     return this.locks.with(shared(ino), async () => attrXOf(await new OpInodes(this.ctx).get(ino)));
   }
 
   /** set what the mask names of data_version, size, times, retention and project id (attr_x.ts) */
   async setAttrX(ino: number, a: AttrXSet): Promise<void> {
+    this.checkAttrXMask(a.mask);
     await this.locks.with(excl(ino), () => setAttrXOp(this.env, ino, a));
   }
 

@@ -126,6 +126,8 @@ export class Quotas {
     private readonly ctx: FsCtx,
     private readonly committed: CommittedItems,
     private readonly transSeq: () => number,
+    /** the format version has quotas; without, checks pass and rules cannot exist */
+    private readonly supported = true,
     private readonly nowMs: () => number = Date.now,
   ) {}
 
@@ -180,6 +182,7 @@ export class Quotas {
 
   /** EDQUOT if a rule matching the input has its totl at or above its limit */
   async check(inp: QuotaInput): Promise<void> {
+    if (!this.supported) return;
     const rs = await this.rules();
     if (rs.size === 0) return;
     const id = `${inp.op}:${inp.proj}:${inp.uid}:${inp.gid}`;

@@ -98,5 +98,7 @@ export interface FsStorage {
   /** metadata space for statfs */
   metaBlocks(): { total: number; free: number };
   fsid: bigint;
+  /** the filesystem's format version: features of later versions answer EOPNOTSUPP below theirs */
+  formatVersion: number;
   committed: CommittedItems;
 }

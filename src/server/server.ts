@@ -29,7 +29,7 @@
  * finalized trees, which stay in place until the merge is done.
  * (The original spreads merge work over clients; here the server does it.)
  */
-import { ITEM_FLAG_DELETION, LENT_BLKNOS_PER_ITEM, MOUNTED_CLIENT_TYPE, ZONE } from "../format/constants.js";
+import { BLOCK_LG_SIZE, ITEM_FLAG_DELETION, LENT_BLKNOS_PER_ITEM, MOUNTED_CLIENT_TYPE, ZONE } from "../format/constants.js";
 import { KEY_MAX, KEY_MIN, makeKey } from "../format/key.js";
 import {
   EMPTY_ALLOC_ROOT, EMPTY_LIST, EMPTY_ROOT, LOG_TREES_FLAG_FINALIZED, decodeLogTrees, encodeLogTrees,
@@ -485,6 +485,38 @@ export class Server implements ServerApi {
       await this.putLogTrees(w, lt);
     }
     return done;
+  }
+
+  /* ---- growing the devices ---- */
+
+  /**
+   * Grow the metadata and data devices the filesystem uses to the given
+   * totals, in one server transaction: the added blocks become free
+   * extents and the super block's totals move.  A total of 0 or the
+   * current one leaves that device alone; a smaller one, or one beyond
+   * the device (dataDevBlocks: the data device's size in blocks, which
+   * only the mount knows), is EINVAL and changes nothing.
+   */
+  async resizeDevices(newMetaBlocks: number, newDataBlocks: number, dataDevBlocks: number): Promise<void> {
+    await this.txn(async (w) => {
+      const meta = newMetaBlocks === this.sb.totalMetaBlocks ? 0 : newMetaBlocks;
+      const data = newDataBlocks === this.sb.totalDataBlocks ? 0 : newDataBlocks;
+      if ((meta && meta < this.sb.totalMetaBlocks) || (data && data < this.sb.totalDataBlocks)) {
+        throw new FsError("EINVAL", "resize: shrinking a device is not supported");
+      }
+      const metaDevBlocks = Math.floor(this.metaDev.sizeBytes() / BLOCK_LG_SIZE);
+      if (meta > metaDevBlocks) throw new FsError("EINVAL", `resize: ${meta} metadata blocks do not fit the metadata device (${metaDevBlocks})`);
+      if (data > dataDevBlocks) throw new FsError("EINVAL", `resize: ${data} data blocks do not fit the data device (${dataDevBlocks})`);
+      if (meta) {
+        await this.metaAlloc.free(w, this.sb.totalMetaBlocks, meta - this.sb.totalMetaBlocks);
+        this.sb.totalMetaBlocks = meta;
+      }
+      if (data) {
+        await this.dataAlloc.free(w, this.sb.totalDataBlocks, data - this.sb.totalDataBlocks);
+        this.sb.totalDataBlocks = data;
+      }
+      if (meta || data) counters.inc("server_resize");
+    });
   }
 
   /* ---- the rest ---- */

@@ -16,7 +16,7 @@
 import { SortedMap } from "../../src/util/sorted_map.js";
 import type { CommittedItems, DataExtent, FsClock, FsData, FsItems, FsStorage, FsTrans, ItemKV } from "../../src/fs/storage.js";
 import { KEY_BYTES, type Key } from "../../src/format/key.js";
-import { BTREE_MAX_VAL_LEN, DATA_BLOCK_SIZE, ROOT_INO } from "../../src/format/constants.js";
+import { BTREE_MAX_VAL_LEN, DATA_BLOCK_SIZE, FORMAT_VERSION_MAX, ROOT_INO } from "../../src/format/constants.js";
 import { makeRootInodeItems } from "../../src/fs/inode.js";
 import { AssertionFailure, FsError } from "../../src/util/errors.js";
 import { combineDeltas, isDeltaKey, isNullDelta } from "../../src/format/tag_items.js";
@@ -218,6 +218,7 @@ export class MemStorage implements FsStorage {
   readonly items: MemItems;
   readonly data: MemData;
   readonly fsid = 0x1234_5678_9abc_def0n;
+  formatVersion = FORMAT_VERSION_MAX;
   nextIno = ROOT_INO + 1;
 
   constructor(opts: MemStorageOptions = {}) {
