@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { fuseSkipReason } from "./support/fuse_harness.js";
-import { cleanupMount, haveCommand, killDaemonAndRemount, makeCliFs, run, scoutfs, scoutfsAsUser, succeeds, umountAndCheckPrint } from "./support/cli_harness.js";
+import { cleanupMount, haveCommand, killDaemon, killDaemonAndRemount, makeCliFs, run, scoutfs, scoutfsAsUser, succeeds, umountAndCheckPrint } from "./support/cli_harness.js";
 
 const skip = fuseSkipReason() ?? (haveCommand("setpriv") ? null : "setpriv missing");
 const ok = succeeds;
@@ -82,7 +82,8 @@ test("offline commands: format version, quorum config, a new empty data device",
     assert.match((await scoutfs("prepare-empty-data-device", "-c", meta)).stderr, /EBUSY: metadata device .* is in use/);
     await ok(run("sync", [f]));
     await killDaemonAndRemount({ meta, data, mnt });
-    await cleanupMount(mnt, meta); // SIGKILL again: the mounted client stays in the super block
+    await killDaemon(mnt); // SIGKILL again: the mounted client stays in the super block
+    await cleanupMount(mnt, meta);
     assert.match((await scoutfs("change-format-version", "-F", meta, data)).stderr, /EBUSY: The filesystem must be fully recovered and cleanly unmounted to change the format version/);
     await ok(scoutfs("mount", "-o", `metadev_path=${meta}`, data, mnt));
     await umountAndCheckPrint(mnt, meta);

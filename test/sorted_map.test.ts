@@ -41,3 +41,16 @@ test("bytesCompare orders as Buffer.compare: keys differing in one byte, neighbo
   // the high bit of a word must not make it negative
   assert.equal(bytesCompare(makeKey(0x80, 0), makeKey(0x7f, 2 ** 53 - 1)), 1);
 });
+
+test("makeKey writes number fields exactly as bigint fields, and refuses unsafe numbers", () => {
+  const u53 = fc.oneof(fc.constantFrom(0, 1, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 255 }), u53, u53, u53, (zone, a, b, c) => {
+      const byNumber = makeKey(zone, a, 3, b, c, 9);
+      const byBigint = makeKey(zone, BigInt(a), 3, BigInt(b), BigInt(c), 9);
+      assert.ok(byNumber.equals(byBigint));
+    }),
+    { numRuns: 2000 },
+  );
+  for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, NaN]) assert.throws(() => makeKey(1, bad), RangeError);
+});

@@ -70,16 +70,36 @@ export class MountDataAlloc implements FsData {
     return p !== undefined && blkno < p[0] + p[1];
   }
 
-  /** at commit: apply queued frees; returns the trees to record */
+  /**
+   * at commit: apply queued frees; returns the trees to record.  Frees
+   * of neighbouring blocks (the files of a directory deleted together
+   * were often written together) are joined first, so the trees see one
+   * free per run instead of one per file; a run never mixes fresh and
+   * committed blocks, which go to different trees (overlapping frees are
+   * not joined: the tree refuses them as it would one at a time).
+   */
   async flush(): Promise<{ avail: AllocRoot; freed: AllocRoot }> {
     const pending = this.pendingFree.sort((a, b) => a.start - b.start);
     this.pendingFree = [];
-    for (const e of pending) {
-      if (this.isFresh(e.start)) await this.avail.free(this.w, e.start, e.len);
+    let run: (Extent & { fresh: boolean }) | undefined;
+    const apply = async (e: Extent & { fresh: boolean }) => {
+      counters.inc("data_free_runs");
+      if (e.fresh) await this.avail.free(this.w, e.start, e.len);
       else await this.freed.free(this.w, e.start, e.len);
+    };
+    for (const e of pending) {
+      const fresh = this.isFresh(e.start);
+      if (run && run.fresh === fresh && run.start + run.len === e.start) {
+        run.len += e.len;
+        continue;
+      }
+      if (run) await apply(run);
+      run = { start: e.start, len: e.len, fresh };
     }
+    if (run) await apply(run);
     return { avail: this.avail.root, freed: this.freed.root };
   }
+
 
   async read(blkno: number, count: number): Promise<Buffer> {
     return this.dev.read(blkno * DATA_BLOCK_SIZE, count * DATA_BLOCK_SIZE);

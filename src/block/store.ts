@@ -157,6 +157,9 @@ export class MetaStore {
   }
 }
 
+/** the most blocks one device write of a commit carries (4 MiB) */
+const WRITE_RUN_BLOCKS = 64;
+
 interface DirtyBlock {
   obj: unknown;
   codec: BlockCodec<unknown>;
@@ -229,21 +232,32 @@ export class BlockWriter {
     return this.dirty.size;
   }
 
-  /** write every dirty block (no sync: the caller orders syncs) */
+  /**
+   * write every dirty block (no sync: the caller orders syncs); blocks
+   * with consecutive numbers go out in one write of up to
+   * WRITE_RUN_BLOCKS, a few writes in flight at once
+   */
   async writeAll(): Promise<void> {
     const writes: Promise<void>[] = [];
     const sorted = [...this.dirty.keys()].sort((a, b) => a - b);
-    for (const blkno of sorted) {
-      const d = this.dirty.get(blkno)!;
-      const buf = Buffer.alloc(BLOCK_LG_SIZE);
-      d.codec.serialize(d.obj, buf);
-      sealBlock(buf, d.codec.magic, this.store.fsid, blkno, this.seq);
-      writes.push(this.store.dev.write(blkno * BLOCK_LG_SIZE, buf));
-      // the written object stays cached; it may hold views into the buffer of the block it was
-      // copied from, so it is charged a second block
-      this.store.insertObj(blkno, this.seq, d.obj, d.codec, BLOCK_LG_SIZE);
-      counters.inc("block_write");
-      if (writes.length >= 64) await Promise.all(writes.splice(0));
+    for (let i = 0; i < sorted.length; ) {
+      let end = i + 1;
+      while (end < sorted.length && end - i < WRITE_RUN_BLOCKS && sorted[end] === sorted[end - 1]! + 1) end++;
+      const run = Buffer.alloc((end - i) * BLOCK_LG_SIZE);
+      for (let j = i; j < end; j++) {
+        const blkno = sorted[j]!;
+        const d = this.dirty.get(blkno)!;
+        const buf = run.subarray((j - i) * BLOCK_LG_SIZE, (j - i + 1) * BLOCK_LG_SIZE);
+        d.codec.serialize(d.obj, buf);
+        sealBlock(buf, d.codec.magic, this.store.fsid, blkno, this.seq);
+        // the written object stays cached; it may hold views into the buffer of the block it was
+        // copied from, so it is charged a second block
+        this.store.insertObj(blkno, this.seq, d.obj, d.codec, BLOCK_LG_SIZE);
+        counters.inc("block_write");
+      }
+      writes.push(this.store.dev.write(sorted[i]! * BLOCK_LG_SIZE, run));
+      if (writes.length >= 8) await Promise.all(writes.splice(0));
+      i = end;
     }
     await Promise.all(writes);
     this.dirty.clear();

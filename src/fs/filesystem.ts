@@ -7,8 +7,11 @@
  * order), does its checks, then makes its changes inside one
  * storage.trans.hold().  When the inodes to lock are only known after a
  * lookup (unlink, rmdir, rename), the lookup runs under the locks taken
- * so far; if it names inodes not yet locked, everything is released and
- * taken again with the larger set, and the lookup is repeated.
+ * so far; if it names inodes not yet locked, they are taken at once when
+ * nobody holds or waits for them (no waiting, so the inode order cannot
+ * deadlock), else everything is released and taken again with the
+ * larger set, and the lookup is repeated.  What the lookup found is
+ * handed to the operation, which does not look again.
  * Cross-directory renames also take the rename mutex first (see
  * rename.ts), and nothing takes it while holding inode locks.
  *
@@ -127,17 +130,27 @@ export class Filesystem {
 
   /*
    * Lock base exclusively plus whatever resolve() names, which runs under
-   * the locks; retry with the union until resolve names nothing new.
+   * the locks and may only read what the base locks protect (so its
+   * answer stays true while they are held).  The inodes it names are
+   * taken without waiting if they are free; otherwise retry with the
+   * union until resolve names nothing new.  fn gets resolve's answer.
    */
-  private async lockResolving<T>(base: number[], resolve: () => Promise<number[]>, fn: () => Promise<T>): Promise<T> {
+  private async lockResolving<R, T>(
+    base: number[], resolve: () => Promise<{ inos: number[]; found: R }>, fn: (found: R) => Promise<T>,
+  ): Promise<T> {
     const want = new Set(base);
     for (;;) {
       const release = await this.locks.acquire(excl(...want));
+      let releaseMore: (() => void) | undefined;
       try {
-        const found = await resolve();
-        if (found.every((i) => want.has(i))) return await fn();
-        for (const i of found) want.add(i);
+        const r = await resolve();
+        const more = r.inos.filter((i) => !want.has(i));
+        if (more.length === 0) return await fn(r.found);
+        releaseMore = this.locks.tryAcquire(excl(...more));
+        if (releaseMore) return await fn(r.found);
+        for (const i of more) want.add(i);
       } finally {
+        releaseMore?.();
         release();
       }
     }
@@ -287,12 +300,12 @@ export class Filesystem {
 
   async unlink(dir: number, name: Name): Promise<void> {
     const n = checkName(name);
-    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), () => removeName(this.env, dir, n, false));
+    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), (ent) => removeName(this.env, dir, n, false, ent));
   }
 
   async rmdir(dir: number, name: Name): Promise<void> {
     const n = checkName(name);
-    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), () => removeName(this.env, dir, n, true));
+    return this.lockResolving([dir], () => entryIno(this.ctx, dir, n), (ent) => removeName(this.env, dir, n, true, ent));
   }
 
   async rename(oldDir: number, oldName: Name, newDir: number, newName: Name, flags = 0): Promise<void> {
@@ -303,7 +316,7 @@ export class Filesystem {
       this.lockResolving(
         [oldDir, newDir],
         () => renameInos(this.ctx, oldDir, on, newDir, nn),
-        () => renameOp(this.env, oldDir, on, newDir, nn, flags),
+        (found) => renameOp(this.env, oldDir, on, newDir, nn, flags, found),
       );
     return oldDir === newDir ? go() : this.renameMutex.run(go);
   }

@@ -7,8 +7,9 @@
  * reads to decide or changes: readers (lookup, readdir, read, getxattr)
  * take shared locks, changers take exclusive ones.  Deadlock is avoided
  * by ordering: an operation acquires all of its inode locks at once, in
- * ascending inode number, and never asks for more while holding some (it
- * releases everything and starts again with the larger set, see
+ * ascending inode number, and never waits for more while holding some:
+ * it may take more only if they are free right now (tryAcquire), else it
+ * releases everything and starts again with the larger set (see
  * Filesystem).  Locks are taken before the transaction is held and never
  * inside hold(), so a commit waiting for holders cannot wait on a lock.
  *
@@ -28,8 +29,12 @@ class RwLock {
     return this.readers === 0 && !this.writer && this.queue.length === 0;
   }
 
+  canTakeNow(excl: boolean): boolean {
+    return this.queue.length === 0 && this.compatible(excl);
+  }
+
   acquire(excl: boolean): Promise<void> | undefined {
-    if (this.queue.length === 0 && this.compatible(excl)) {
+    if (this.canTakeNow(excl)) {
       this.take(excl);
       return undefined;
     }
@@ -78,6 +83,10 @@ export class InodeLocks {
       const p = l.acquire(excl);
       if (p) await p;
     }
+    return this.releaser(order);
+  }
+
+  private releaser(order: [number, boolean][]): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -88,6 +97,31 @@ export class InodeLocks {
         if (l.idle()) this.table.delete(ino);
       }
     };
+  }
+
+  /**
+   * Lock a set of inodes only if none of them would wait (held
+   * incompatibly or with others queued): returns the release, or
+   * undefined having taken nothing.  Never waiting, it may be called
+   * while holding other locks, whatever their inode numbers.
+   */
+  tryAcquire(reqs: LockRequest[]): (() => void) | undefined {
+    const merged = new Map<number, boolean>();
+    for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
+    for (const [ino, ex] of merged) {
+      const l = this.table.get(ino);
+      if (l && !l.canTakeNow(ex)) return undefined;
+    }
+    const order = [...merged.entries()];
+    for (const [ino, ex] of order) {
+      let l = this.table.get(ino);
+      if (!l) {
+        l = new RwLock();
+        this.table.set(ino, l);
+      }
+      l.acquire(ex);
+    }
+    return this.releaser(order);
   }
 
   async with<T>(reqs: LockRequest[], fn: () => Promise<T>): Promise<T> {

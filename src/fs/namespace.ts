@@ -38,6 +38,7 @@ import {
   direntTypeOfMode,
   isDirMode,
   orphanKey,
+  type DirentVal,
   type InodeVal,
 } from "../format/fs_items.js";
 import { LINK_MAX } from "../format/constants.js";
@@ -183,18 +184,20 @@ export async function linkNode(env: FsEnv, ino: number, dir: number, name: Buffe
   });
 }
 
-/** the inode a name refers to, for locking before removeName */
-export async function entryIno(ctx: FsCtx, dir: number, name: Buffer): Promise<number[]> {
+/** the entry of a name and the inode it refers to, for locking before removeName */
+export async function entryIno(ctx: FsCtx, dir: number, name: Buffer): Promise<{ inos: number[]; found: DirentVal | undefined }> {
   const d = await findEntry(ctx, dir, name);
-  return d ? [d.ino] : [];
+  return { inos: d ? [d.ino] : [], found: d };
 }
 
-/** unlink (rmdir=false) or rmdir a name; dir and its target locked exclusively */
-export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: boolean): Promise<void> {
+/**
+ * unlink (rmdir=false) or rmdir a name; dir and its target locked
+ * exclusively, ent what findEntry found for the name under those locks
+ */
+export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: boolean, ent: DirentVal | undefined): Promise<void> {
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
-  const ent = await findEntry(ctx, dir, name);
   if (!ent) throw new FsError("ENOENT", `${name.toString()} does not exist`);
   const v = await c.get(ent.ino);
   const isDir = isDirMode(v.mode);

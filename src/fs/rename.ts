@@ -23,7 +23,7 @@ import { addEntry, findEntry, parentOf, removeEntry } from "./dirent.js";
 import { afterUnlink } from "./orphan.js";
 import type { FsEnv } from "./namespace.js";
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from "./types.js";
-import { isDirMode } from "../format/fs_items.js";
+import { isDirMode, type DirentVal } from "../format/fs_items.js";
 import { LINK_MAX, ROOT_INO } from "../format/constants.js";
 import { FsError } from "../util/errors.js";
 
@@ -33,13 +33,21 @@ export function checkRenameFlags(flags: number): void {
 }
 
 /** the inodes a rename touches besides the directories, for locking */
-export async function renameInos(ctx: FsCtx, oldDir: number, oldName: Buffer, newDir: number, newName: Buffer): Promise<number[]> {
-  const out: number[] = [];
-  const s = await findEntry(ctx, oldDir, oldName);
-  if (s) out.push(s.ino);
-  const d = await findEntry(ctx, newDir, newName);
-  if (d) out.push(d.ino);
-  return out;
+export async function renameInos(
+  ctx: FsCtx, oldDir: number, oldName: Buffer, newDir: number, newName: Buffer,
+): Promise<{ inos: number[]; found: RenameEntries }> {
+  const inos: number[] = [];
+  const src = await findEntry(ctx, oldDir, oldName);
+  if (src) inos.push(src.ino);
+  const dst = await findEntry(ctx, newDir, newName);
+  if (dst) inos.push(dst.ino);
+  return { inos, found: { src, dst } };
+}
+
+/** what the names of a rename refer to, found under the locks of both directories */
+export interface RenameEntries {
+  src: DirentVal | undefined;
+  dst: DirentVal | undefined;
 }
 
 /** is anc the directory dir or one of its ancestors? */
@@ -62,6 +70,7 @@ export async function renameOp(
   newDir: number,
   newName: Buffer,
   flags: number,
+  found: RenameEntries,
 ): Promise<void> {
   const { ctx } = env;
   checkRenameFlags(flags);
@@ -69,9 +78,8 @@ export async function renameOp(
   const c = new OpInodes(ctx);
   const od = await c.getLiveDir(oldDir);
   const nd = await c.getLiveDir(newDir);
-  const src = await findEntry(ctx, oldDir, oldName);
+  const { src, dst } = found;
   if (!src) throw new FsError("ENOENT", `${oldName.toString()} does not exist`);
-  const dst = await findEntry(ctx, newDir, newName);
   if (dst && flags & RENAME_NOREPLACE) throw new FsError("EEXIST", `${newName.toString()} exists`);
   if (!dst && exchange) throw new FsError("ENOENT", `${newName.toString()} does not exist`);
   const crossDir = oldDir !== newDir;

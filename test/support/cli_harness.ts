@@ -91,15 +91,24 @@ export async function umountAndCheckPrint(mnt: string, meta: string): Promise<vo
 }
 
 /**
+ * SIGKILL the daemon serving MNT, wait until it is gone, then detach the
+ * mount point: killed first, so it never sees the unmount (a detach
+ * first could let it unmount cleanly before the signal lands).
+ */
+export async function killDaemon(mnt: string): Promise<void> {
+  const d = findDaemonPid(mnt);
+  if (!d) throw new Error(`no daemon serves ${mnt}`);
+  process.kill(d.pid, "SIGKILL");
+  await waitGone(d.pid);
+  await run("umount", ["-l", mnt]);
+}
+
+/**
  * A crash: SIGKILL the mount's daemon, clear the dead mount point with
  * `umount -l`, and mount the devices again (throws if any step fails).
  */
 export async function killDaemonAndRemount(fsys: Pick<CliFs, "meta" | "data" | "mnt">): Promise<void> {
-  const d = findDaemonPid(fsys.mnt);
-  if (!d) throw new Error(`no daemon serves ${fsys.mnt}`);
-  process.kill(d.pid, "SIGKILL");
-  await waitGone(d.pid);
-  await run("umount", ["-l", fsys.mnt]);
+  await killDaemon(fsys.mnt);
   const r = await run(process.execPath, [CLI, "mount", "-o", `metadev_path=${fsys.meta}`, fsys.data, fsys.mnt]);
   if (r.code !== 0) throw new Error(`remount after kill -9 failed: ${r.stderr}`);
 }
