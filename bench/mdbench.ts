@@ -48,6 +48,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs as parseFlags } from "node:util";
 import { DAEMON_THREADPOOL_SIZE } from "../src/fuse/threadpool.js";
+import { DAEMON_NODE_FLAGS } from "../src/cli/daemon.js";
 import { SCOUTFS_SESSION_OPTIONS } from "../src/fuse/scoutfs_ops.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -239,7 +240,8 @@ function profFlags(dir: string | undefined): string[] {
 async function serve(name: string, args: string[], ready: string, dir: string): Promise<() => Promise<void>> {
   // the pool size in the environment already: no re-executing relay in between (see src/fuse/threadpool.ts)
   const env = { ...process.env, UV_THREADPOOL_SIZE: String(DAEMON_THREADPOOL_SIZE) };
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
+  // the daemon's node flags for both servers, so the floor differs from scoutfs only in its backend
+  const child: ChildProcess = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args], { stdio: ["ignore", "ignore", "pipe"], env });
   let err = "";
   await new Promise<void>((res, rej) => {
     child.stderr!.setEncoding("utf8").on("data", (s: string) => {

@@ -94,15 +94,17 @@ export class MountLog implements Committer {
 
   async commit(): Promise<number> {
     const w = this.w;
-    const items: BtreeItem[] = [];
-    for (const it of this.cache.dirtyItems()) {
+    const dirty = this.cache.dirtyItems();
+    const items: BtreeItem[] = new Array(dirty.length);
+    let n = 0;
+    for (const it of dirty) {
       let value = it.value ?? EMPTY;
       if (it.delta) {
         // the log tree keeps the sum of this mount's deltas for the key
         const had = await btreeLookup(this.store, this.lt.itemRoot, it.key);
         if (had) value = combineDeltas(it.key, had.value, value);
       }
-      items.push({ key: it.key, value, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION });
+      items[n++] = { key: it.key, value, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION };
     }
     const root = await btreeSetSorted(w, this.lt.itemRoot, items);
     const data = await this.data.flush();

@@ -43,6 +43,14 @@ import { SortedMap, bytesCompare } from "../util/sorted_map.js";
 import { assert } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 
+/** a dirty item as the commit sees it: null value for a deletion; delta: a delta to add, not a version */
+export interface DirtyItem {
+  readonly key: Key;
+  readonly value: Buffer | null;
+  readonly seq: number;
+  readonly delta?: true;
+}
+
 interface CItem {
   /** the key the item is filed under in `items` */
   key: Key;
@@ -322,8 +330,8 @@ export class ItemCache implements FsItems {
   }
 
   /** the dirty items in key order: null value for a deletion; delta: a delta to add, not a version */
-  *dirtyItems(): Generator<{ key: Key; value: Buffer | null; seq: number; delta: boolean }> {
-    for (const it of this.sortedDirty()) yield { key: it.key, value: it.value, seq: it.seq, delta: it.delta === true };
+  dirtyItems(): readonly DirtyItem[] {
+    return this.sortedDirty();
   }
 
   /**
