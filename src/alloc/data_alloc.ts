@@ -100,7 +100,6 @@ export class MountDataAlloc implements FsData {
     return { avail: this.avail.root, freed: this.freed.root };
   }
 
-
   async read(blkno: number, count: number): Promise<Buffer> {
     return this.dev.read(blkno * DATA_BLOCK_SIZE, count * DATA_BLOCK_SIZE);
   }

@@ -16,7 +16,7 @@
  */
 import { BLOCK_HEADER_BYTES, BLOCK_LG_SIZE, BLOCK_MAGIC, BTREE_MAX_VAL_LEN } from "../format/constants.js";
 import { KEY_BYTES, keyCompare, type Key } from "../format/key.js";
-import type { BlockRef } from "../format/structs.js";
+import { getU64, putU64, type BlockRef } from "../format/structs.js";
 import type { BlockCodec } from "../block/store.js";
 import { CorruptionError } from "../util/errors.js";
 
@@ -69,7 +69,7 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
         o += KEY_BYTES;
         n.keys.push(key);
         if (level === 0) {
-          const seq = readU64LE(buf, o);
+          const seq = getU64(buf, o);
           const flags = buf.readUInt8(o + 8);
           const len = buf.readUInt16LE(o + 9);
           o += 11;
@@ -78,7 +78,7 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
           o += len;
           n.bytes += LEAF_ENTRY_OVERHEAD + len;
         } else {
-          n.refs.push({ blkno: readU64LE(buf, o), seq: readU64LE(buf, o + 8) });
+          n.refs.push({ blkno: getU64(buf, o), seq: getU64(buf, o + 8) });
           o += 16;
           n.bytes += PARENT_ENTRY_BYTES;
         }
@@ -97,14 +97,12 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
     buf[o] = n.level;
     buf.writeUInt16LE(n.keys.length, o + 2);
     o = NODE_HDR_BYTES;
-    // u64s byte by byte: a BigInt per field costs six times as much (measured), and a commit
-    // serializes every entry of every dirty leaf
     for (let i = 0; i < n.keys.length; i++) {
       n.keys[i]!.copy(buf, o);
       o += KEY_BYTES;
       if (n.level === 0) {
         const v = n.vals[i]!;
-        writeU64LE(buf, o, v.seq);
+        putU64(buf, o, v.seq);
         buf[o + 8] = v.flags;
         buf[o + 9] = v.value.length & 0xff;
         buf[o + 10] = v.value.length >>> 8;
@@ -113,32 +111,13 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
         o += v.value.length;
       } else {
         const r = n.refs[i]!;
-        writeU64LE(buf, o, r.blkno);
-        writeU64LE(buf, o + 8, r.seq);
+        putU64(buf, o, r.blkno);
+        putU64(buf, o + 8, r.seq);
         o += 16;
       }
     }
   },
 };
-
-/** a little-endian u64 as a number (exact below 2^53, which seqs and block numbers are) */
-function readU64LE(buf: Buffer, o: number): number {
-  return buf.readUInt32LE(o) + buf.readUInt32LE(o + 4) * 0x1_0000_0000;
-}
-
-/** a safe non-negative integer as a little-endian u64 */
-function writeU64LE(buf: Buffer, o: number, v: number): void {
-  const lo = v % 0x1_0000_0000;
-  const hi = (v - lo) / 0x1_0000_0000;
-  buf[o] = lo & 0xff;
-  buf[o + 1] = (lo >>> 8) & 0xff;
-  buf[o + 2] = (lo >>> 16) & 0xff;
-  buf[o + 3] = lo >>> 24;
-  buf[o + 4] = hi & 0xff;
-  buf[o + 5] = (hi >>> 8) & 0xff;
-  buf[o + 6] = (hi >>> 16) & 0xff;
-  buf[o + 7] = hi >>> 24;
-}
 
 /** index of the first key >= k (keys.length if none) */
 export function lowerBound(keys: Key[], k: Key): number {

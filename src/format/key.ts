@@ -38,8 +38,17 @@ export function writeU64BE(buf: Buffer, off: number, v: U64): void {
     return;
   }
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`);
-  buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), off);
-  buf.writeUInt32BE(v >>> 0, off + 4);
+  // byte by byte: every key is made here, and a writeUInt32BE call costs more than four stores
+  const lo = v % 0x1_0000_0000;
+  const hi = (v - lo) / 0x1_0000_0000;
+  buf[off] = hi >>> 24;
+  buf[off + 1] = (hi >>> 16) & 0xff;
+  buf[off + 2] = (hi >>> 8) & 0xff;
+  buf[off + 3] = hi & 0xff;
+  buf[off + 4] = lo >>> 24;
+  buf[off + 5] = (lo >>> 16) & 0xff;
+  buf[off + 6] = (lo >>> 8) & 0xff;
+  buf[off + 7] = lo & 0xff;
 }
 
 /** Read a u64 big-endian as a number; throws if it does not fit exactly. */
@@ -56,34 +65,12 @@ export function readU64BE(buf: Buffer, off: number): number {
 export function makeKey(zone: number, first: U64 = 0, type = 0, second: U64 = 0, third: U64 = 0, fourth = 0): Key {
   const k = Buffer.allocUnsafe(KEY_BYTES);
   k[OFF_ZONE] = zone;
-  putU64BE(k, OFF_FIRST, first);
+  writeU64BE(k, OFF_FIRST, first);
   k[OFF_TYPE] = type;
-  putU64BE(k, OFF_SECOND, second);
-  putU64BE(k, OFF_THIRD, third);
+  writeU64BE(k, OFF_SECOND, second);
+  writeU64BE(k, OFF_THIRD, third);
   k[OFF_FOURTH] = fourth;
   return k;
-}
-
-/**
- * writeU64BE for the key fields, byte by byte when a number (every key
- * is made this way, and Buffer's writeUInt32BE costs more per call than
- * the eight stores)
- */
-function putU64BE(buf: Buffer, off: number, v: U64): void {
-  if (typeof v === "bigint" || !(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) {
-    writeU64BE(buf, off, v);
-    return;
-  }
-  const lo = v % 0x1_0000_0000;
-  const hi = (v - lo) / 0x1_0000_0000;
-  buf[off] = hi >>> 24;
-  buf[off + 1] = (hi >>> 16) & 0xff;
-  buf[off + 2] = (hi >>> 8) & 0xff;
-  buf[off + 3] = hi & 0xff;
-  buf[off + 4] = lo >>> 24;
-  buf[off + 5] = (lo >>> 16) & 0xff;
-  buf[off + 6] = (lo >>> 8) & 0xff;
-  buf[off + 7] = lo & 0xff;
 }
 
 export interface KeyFields {

@@ -71,19 +71,21 @@ export class InodeLocks {
    * is locked once, exclusively if either asked so.  Returns the release.
    */
   async acquire(reqs: LockRequest[]): Promise<() => void> {
-    const merged = new Map<number, boolean>();
-    for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
-    const order = [...merged.entries()].sort((a, b) => a[0] - b[0]);
+    const order = mergeRequests(reqs).sort((a, b) => a[0] - b[0]);
     for (const [ino, excl] of order) {
-      let l = this.table.get(ino);
-      if (!l) {
-        l = new RwLock();
-        this.table.set(ino, l);
-      }
-      const p = l.acquire(excl);
+      const p = this.lockOf(ino).acquire(excl);
       if (p) await p;
     }
     return this.releaser(order);
+  }
+
+  private lockOf(ino: number): RwLock {
+    let l = this.table.get(ino);
+    if (!l) {
+      l = new RwLock();
+      this.table.set(ino, l);
+    }
+    return l;
   }
 
   private releaser(order: [number, boolean][]): () => void {
@@ -106,21 +108,12 @@ export class InodeLocks {
    * while holding other locks, whatever their inode numbers.
    */
   tryAcquire(reqs: LockRequest[]): (() => void) | undefined {
-    const merged = new Map<number, boolean>();
-    for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
-    for (const [ino, ex] of merged) {
+    const order = mergeRequests(reqs);
+    for (const [ino, ex] of order) {
       const l = this.table.get(ino);
       if (l && !l.canTakeNow(ex)) return undefined;
     }
-    const order = [...merged.entries()];
-    for (const [ino, ex] of order) {
-      let l = this.table.get(ino);
-      if (!l) {
-        l = new RwLock();
-        this.table.set(ino, l);
-      }
-      l.acquire(ex);
-    }
+    for (const [ino, ex] of order) this.lockOf(ino).acquire(ex);
     return this.releaser(order);
   }
 
@@ -137,6 +130,13 @@ export class InodeLocks {
   get active(): number {
     return this.table.size;
   }
+}
+
+/** one (ino, exclusive) per inode: an inode asked for twice is locked once, exclusively if either asked so */
+function mergeRequests(reqs: LockRequest[]): [number, boolean][] {
+  const merged = new Map<number, boolean>();
+  for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
+  return [...merged.entries()];
 }
 
 export const excl = (...inos: number[]): LockRequest[] => inos.map((ino) => ({ ino, excl: true }));

@@ -224,41 +224,42 @@ export class ItemCache implements FsItems {
   /** old: what items holds for key (looked up by the caller) */
   private put(key: Key, value: Buffer | null, old: CItem | undefined): void {
     assert(this.trans.held(), "item changed outside a transaction hold");
-    const seq = this.trans.seq;
-    if (old) {
-      // change the entry in place: one tree walk, not a get and a set
-      this.bytes += itemBytes(value) - itemBytes(old.value);
-      if (old.dirty) {
-        this.dirtyBytes -= itemBytes(old.value);
-        if (old.value === null) this.dirtyDeletes--;
-      } else {
-        old.dirty = true;
-        this.listDirty(old);
-      }
-      old.value = value;
-      old.seq = seq;
-    } else {
-      const it: CItem = { key, value, dirty: true, seq };
+    if (!old) {
+      const it: CItem = { key, value, dirty: true, seq: this.trans.seq };
       this.items.set(key, it);
-      this.listDirty(it);
-      this.bytes += itemBytes(value);
+      this.addedDirty(it);
+      return;
     }
+    // change the entry in place: one tree walk, not a get and a set
+    this.bytes += itemBytes(value) - itemBytes(old.value);
+    if (old.dirty) {
+      this.dirtyBytes -= itemBytes(old.value);
+      if (old.value === null) this.dirtyDeletes--;
+    } else {
+      old.dirty = true;
+      this.listDirty(old);
+    }
+    old.value = value;
+    old.seq = this.trans.seq;
     this.dirtyBytes += itemBytes(value);
     if (value === null) this.dirtyDeletes++;
   }
 
+  /** the accounting of a dirty item just inserted into items */
+  private addedDirty(it: CItem): void {
+    this.listDirty(it);
+    this.bytes += itemBytes(it.value);
+    this.dirtyBytes += itemBytes(it.value);
+    if (it.value === null) this.dirtyDeletes++;
+  }
+
   set(key: Key, value: Buffer): void {
     counters.inc("item_set");
-    // a new key (the usual case) takes one walk of the map: insert unless present
     assert(this.trans.held(), "item changed outside a transaction hold");
+    // a new key (the usual case) takes one walk of the map: insert unless present
     const it: CItem = { key, value, dirty: true, seq: this.trans.seq };
-    if (this.items.set(key, it, false)) {
-      this.listDirty(it);
-      this.bytes += itemBytes(value);
-      this.dirtyBytes += itemBytes(value);
-      return;
-    }
-    this.put(key, value, this.items.get(key));
+    if (this.items.set(key, it, false)) this.addedDirty(it);
+    else this.put(key, value, this.items.get(key));
   }
 
   /**
@@ -284,9 +285,7 @@ export class ItemCache implements FsItems {
     const k = Buffer.from(key);
     const it: CItem = { key: k, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
     this.items.set(k, it);
-    this.listDirty(it);
-    this.bytes += itemBytes(value);
-    this.dirtyBytes += itemBytes(value);
+    this.addedDirty(it);
   }
 
   delete(key: Key): void {
