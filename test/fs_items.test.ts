@@ -29,7 +29,8 @@ import { BTREE_MAX_VAL_LEN, FS_TYPE, INODE_INDEX_TYPE, ORPHAN_TYPE, XATTR_MAX_VA
 
 const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
-const ts = fc.record({ sec: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), nsec: fc.integer({ min: 0, max: 999_999_999 }) });
+const secs = fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(-1, 0, -(2 ** 32), 2 ** 32 - 1));
+const ts = fc.record({ sec: secs, nsec: fc.integer({ min: 0, max: 999_999_999 }) });
 
 test("inode values round trip", () => {
   fc.assert(
@@ -37,11 +38,16 @@ test("inode values round trip", () => {
       fc.record({
         size: u53, metaSeq: u53, dataSeq: u53, dataVersion: u53, onlineBlocks: u53, offlineBlocks: u53,
         nextReaddirPos: u53, nextXattrId: u53, version: u53, nlink: u32, uid: u32, gid: u32, mode: u32,
-        rdev: u32, flags: u32, atime: ts, ctime: ts, mtime: ts, crtime: ts, proj: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        rdev: u32, flags: u32, atime: ts, ctime: ts, mtime: ts, crtime: ts,
+        proj: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
       }),
       (v: InodeVal) => {
         const b = encodeInode(v);
         assert.ok(b.length <= BTREE_MAX_VAL_LEN);
+        // times are little-endian two's complement i64s; proj a u64
+        assert.equal(b.readBigInt64LE(96), BigInt(v.atime.sec));
+        assert.equal(b.readBigInt64LE(144), BigInt(v.crtime.sec));
+        assert.equal(b.readBigUInt64LE(160), v.proj);
         assert.deepEqual(decodeInode(b), { ...v, atime: { ...v.atime }, ctime: { ...v.ctime }, mtime: { ...v.mtime }, crtime: { ...v.crtime } });
       },
     ),

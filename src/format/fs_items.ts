@@ -60,15 +60,16 @@ function getU64(buf: Buffer, off: number): number {
 
 function putI64(buf: Buffer, off: number, v: number): void {
   if (!Number.isSafeInteger(v)) throw new RangeError(`i64 field out of range: ${v}`);
-  buf.writeBigInt64LE(BigInt(v), off);
+  // two's complement as two 32-bit halves: no BigInt on this hot path (every inode write)
+  const lo = ((v % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000;
+  buf.writeUInt32LE(lo, off);
+  buf.writeInt32LE((v - lo) / 0x1_0000_0000, off + 4);
 }
 
 function getI64(buf: Buffer, off: number): number {
-  const v = buf.readBigInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new FsError("EIO", `stored i64 beyond 2^53 at offset ${off}`);
-  }
-  return Number(v);
+  const v = buf.readInt32LE(off + 4) * 0x1_0000_0000 + buf.readUInt32LE(off);
+  if (!Number.isSafeInteger(v)) throw new FsError("EIO", `stored i64 beyond 2^53 at offset ${off}`);
+  return v;
 }
 
 function need(buf: Buffer, len: number, what: string): void {
@@ -151,7 +152,8 @@ function getTime(buf: Buffer, off: number): Timespec {
 }
 
 export function encodeInode(v: InodeVal): Buffer {
-  const b = Buffer.alloc(INODE_VAL_BYTES);
+  // every byte is written below
+  const b = Buffer.allocUnsafe(INODE_VAL_BYTES);
   putU64(b, 0, v.size);
   putU64(b, 8, v.metaSeq);
   putU64(b, 16, v.dataSeq);
@@ -171,7 +173,8 @@ export function encodeInode(v: InodeVal): Buffer {
   putTime(b, 112, v.ctime);
   putTime(b, 128, v.mtime);
   putTime(b, 144, v.crtime);
-  b.writeBigUInt64LE(BigInt.asUintN(64, v.proj), 160);
+  if (v.proj === 0n) b.fill(0, 160, 168);
+  else b.writeBigUInt64LE(BigInt.asUintN(64, v.proj), 160);
   return b;
 }
 
@@ -197,7 +200,8 @@ export function decodeInode(b: Buffer): InodeVal {
     ctime: getTime(b, 112),
     mtime: getTime(b, 128),
     crtime: getTime(b, 144),
-    proj: b.readBigUInt64LE(160),
+    // no BigInt made for the usual project id 0
+    proj: b.readUInt32LE(160) === 0 && b.readUInt32LE(164) === 0 ? 0n : b.readBigUInt64LE(160),
   };
 }
 

@@ -41,11 +41,16 @@ export async function* itemRangeReverse(items: FsItems, first: Key, last: Key): 
 /** delete every item in [first, last]; returns how many */
 export async function deleteRange(items: FsItems, first: Key, last: Key): Promise<number> {
   let n = 0;
-  for await (const kv of itemRange(items, first, last)) {
+  // a plain loop, not itemRange's generator: every inode deletion runs this
+  let from = first;
+  for (;;) {
+    const kv = await items.next(from, last);
+    if (!kv) return n;
     items.delete(kv.key);
     n++;
+    if (kv.key.equals(last)) return n;
+    from = keyInc(kv.key);
   }
-  return n;
 }
 
 export function toBuf(name: string | Buffer): Buffer {

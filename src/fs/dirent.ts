@@ -31,16 +31,22 @@ import {
   type InodeVal,
 } from "../format/fs_items.js";
 import { DIRENT_LAST_POS } from "../format/constants.js";
-import { keySecond } from "../format/key.js";
+import { keyInc, keySecond } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
 export async function findEntry(ctx: FsCtx, dir: number, name: Buffer): Promise<DirentVal | undefined> {
   const hash = ctx.hash(name);
-  for await (const kv of itemRange(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash))) {
+  // a plain loop rather than itemRange's generator: every lookup, create, unlink and rename runs this
+  const last = direntHashLast(dir, hash);
+  let from = direntKey(dir, hash, 0);
+  for (;;) {
+    const kv = await ctx.items.next(from, last);
+    if (!kv) return undefined;
     const d = decodeDirent(kv.value);
     if (d.name.equals(name)) return d;
+    if (kv.key.equals(last)) return undefined;
+    from = keyInc(kv.key);
   }
-  return undefined;
 }
 
 /** add an entry to a loaded directory inode (the caller marks it dirty and sets times); inside hold() */

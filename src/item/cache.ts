@@ -3,7 +3,8 @@
  * writes, over the forest.
  *
  * It holds items (clean ones read from the forest, dirty ones written
- * by the open transaction, deletions as dirty null values) and a set of
+ * by the open transaction, deletions as null values: dirty until
+ * committed, then clean tombstones) and a set of
  * key ranges whose contents are completely cached: inside a cached range
  * a key that has no item does not exist; outside, only an item present
  * for that exact key is authoritative and anything else is read from the
@@ -24,24 +25,32 @@
  *    dirty item, once the cache holds more than limitBytes; the range a
  *    populate just read is never the one evicted (else a cache full of
  *    dirty items could make a reader populate forever).
+ *  - a clean tombstone (null value, not dirty) says its key is absent as
+ *    surely as a cached range without the key does.  A commit leaves its
+ *    deletions in place as tombstones rather than taking each out of the
+ *    map; next() and prev() take out the ones they step over, so ranges
+ *    that are walked do not fill up with them, and eviction drops them
+ *    with their ranges.
  *
  * Speed.  Every call walks these sorted maps, so their comparator is the
- * hot path: keyCompare (Buffer.compare) crosses into C++ per call, and
- * bytesCompare (util/sorted_map.ts) compares the 27 byte keys as
- * big-endian 32-bit words in JS instead (same order).  The dirty items are an unsorted list (an
- * append per newly dirty item, not a tree insert) that is sorted once,
- * when a commit asks for them in key order; markClean walks them in that
- * order and asks the range map only when a key leaves the range that held
- * the previous one.
+ * hot path.  Both maps file keys under their latin1 strings
+ * (item/key_strings.ts: same order, and a string compare is one V8
+ * builtin over one object); a key is converted once as a call enters, and
+ * each item keeps its Buffer key to hand back.  The dirty items are an
+ * unsorted list (an append per newly dirty item, not a tree insert) that
+ * is put in key order once, when a commit asks for them; markClean walks
+ * them in that order and asks the range map only when a key leaves the
+ * range that held the previous one.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
-import { KEY_MAX, keyDec, keyInc, type Key } from "../format/key.js";
+import type { Key } from "../format/key.js";
 import { combineDeltas, isDeltaKey } from "../format/tag_items.js";
 import type { FsItems, ItemKV } from "../fs/storage.js";
 import type { ForestRange } from "../forest/forest.js";
-import { SortedMap, bytesCompare } from "../util/sorted_map.js";
+import { SortedMap } from "../util/sorted_map.js";
 import { assert } from "../util/errors.js";
 import { counters } from "../util/counters.js";
+import { keyLatin1, latin1Key, stringCompare, stringDec, stringInc } from "./key_strings.js";
 
 /** a dirty item as the commit sees it: null value for a deletion; delta: a delta to add, not a version */
 export interface DirtyItem {
@@ -52,8 +61,10 @@ export interface DirtyItem {
 }
 
 interface CItem {
-  /** the key the item is filed under in `items` */
+  /** the key (its latin1 string is what `items` files it under) */
   key: Key;
+  /** that string */
+  ks: string;
   value: Buffer | null;
   dirty: boolean;
   seq: number;
@@ -62,7 +73,8 @@ interface CItem {
 }
 
 interface CRange {
-  end: Key;
+  /** last key of the range, as a latin1 string */
+  end: string;
   used: number;
 }
 
@@ -77,15 +89,15 @@ export interface ItemTransView {
 }
 
 const POPULATE_BATCH = 512;
-/** a step of a sort (a key compare, ~110 ns) costs about this many steps of a walk over the map (~50 ns), measured */
+/** a step of a sort (a compare) costs about this many steps of a walk over the map, measured */
 const SORT_COMPARE_COST = 2;
-const ITEM_OVERHEAD_BYTES = 96;
+const ITEM_OVERHEAD_BYTES = 96 + 48;
 const itemBytes = (v: Buffer | null) => 27 + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
 
-/** keyCompare's order (bytewise, unsigned) in JS: no call into C++ per compare */
-const keyCompare = bytesCompare;
-const maxKey = (a: Key, b: Key) => (keyCompare(a, b) >= 0 ? a : b);
-const minKey = (a: Key, b: Key) => (keyCompare(a, b) <= 0 ? a : b);
+const KEY_MAX_S = "\xff".repeat(27);
+const maxS = (a: string, b: string) => (a >= b ? a : b);
+const minS = (a: string, b: string) => (a <= b ? a : b);
+const byKey = (a: CItem, b: CItem) => (a.ks < b.ks ? -1 : a.ks > b.ks ? 1 : 0);
 
 /** the last key with the same zone and first field: the items of one inode */
 function groupEnd(k: Key): Key {
@@ -95,8 +107,8 @@ function groupEnd(k: Key): Key {
 }
 
 export class ItemCache implements FsItems {
-  private items = new SortedMap<Key, CItem>(undefined, keyCompare);
-  private ranges = new SortedMap<Key, CRange>(undefined, keyCompare);
+  private items = new SortedMap<string, CItem>(undefined, stringCompare);
+  private ranges = new SortedMap<string, CRange>(undefined, stringCompare);
   /** the dirty items, in no order until dirtySorted (each once: an item is listed when it turns dirty) */
   private dirtyList: CItem[] = [];
   private dirtySorted = true;
@@ -113,34 +125,37 @@ export class ItemCache implements FsItems {
     private readonly limitBytes = 256 * 1024 * 1024,
   ) {}
 
-  private rangeContaining(k: Key): CRange | undefined {
+  private rangeContaining(k: string): CRange | undefined {
     const p = this.ranges.getPairOrNextLower(k);
-    if (p && keyCompare(p[1].end, k) >= 0) {
+    if (p && p[1].end >= k) {
       p[1].used = ++this.tick;
       return p[1];
     }
     return undefined;
   }
 
-  private rangeStartOf(k: Key): Key {
+  private rangeStartOf(k: string): string {
     return this.ranges.getPairOrNextLower(k)![0];
   }
 
-  private addRange(start: Key, end: Key): void {
+  /** b starts right after a ends (or inside it) */
+  private static touches(aEnd: string, bStart: string): boolean {
+    return aEnd >= bStart || (aEnd !== KEY_MAX_S && stringInc(aEnd) === bStart);
+  }
+
+  private addRange(start: string, end: string): void {
     let s = start;
     let e = end;
     const lo = this.ranges.getPairOrNextLower(s);
-    if (lo && (keyCompare(lo[1].end, s) >= 0 || (!lo[1].end.equals(KEY_MAX) && keyInc(lo[1].end).equals(s)))) {
+    if (lo && ItemCache.touches(lo[1].end, s)) {
       s = lo[0];
-      e = maxKey(e, lo[1].end);
+      e = maxS(e, lo[1].end);
       this.ranges.delete(lo[0]);
     }
     for (;;) {
       const nx = this.ranges.getPairOrNextHigher(s);
-      if (!nx) break;
-      const touches = keyCompare(nx[0], e) <= 0 || (!e.equals(KEY_MAX) && keyInc(e).equals(nx[0]));
-      if (!touches) break;
-      e = maxKey(e, nx[1].end);
+      if (!nx || !ItemCache.touches(e, nx[0])) break;
+      e = maxS(e, nx[1].end);
       this.ranges.delete(nx[0]);
     }
     this.ranges.set(s, { end: e, used: ++this.tick });
@@ -155,25 +170,29 @@ export class ItemCache implements FsItems {
       return;
     }
     for (const it of r.items) {
-      if (it.flags & ITEM_FLAG_DELETION || this.items.get(it.key) !== undefined) continue;
+      if (it.flags & ITEM_FLAG_DELETION) continue;
       // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
       const key = Buffer.from(it.key);
-      this.items.set(key, { key, value: Buffer.from(it.value), dirty: false, seq: it.seq });
-      this.bytes += itemBytes(it.value);
+      const ks = keyLatin1(key);
+      if (this.items.set(ks, { key, ks, value: Buffer.from(it.value), dirty: false, seq: it.seq }, false)) {
+        this.bytes += itemBytes(it.value);
+      }
     }
-    this.addRange(start, r.end);
+    const s = keyLatin1(start);
+    this.addRange(s, keyLatin1(r.end));
     // never evict what was just read: the caller is about to use it
-    this.evict(this.ranges.getPairOrNextLower(start)![0]);
+    this.evict(this.ranges.getPairOrNextLower(s)![0]);
   }
 
   async lookup(key: Key): Promise<Buffer | undefined> {
+    const ks = keyLatin1(key);
     for (;;) {
-      const it = this.items.get(key);
+      const it = this.items.get(ks);
       if (it) {
         counters.inc("item_lookup_hit");
         return it.value ?? undefined;
       }
-      if (this.rangeContaining(key)) {
+      if (this.rangeContaining(ks)) {
         counters.inc("item_lookup_negative");
         return undefined;
       }
@@ -182,51 +201,62 @@ export class ItemCache implements FsItems {
   }
 
   async next(first: Key, last: Key): Promise<ItemKV | undefined> {
-    let cur = first;
+    const lastS = keyLatin1(last);
+    let cur = keyLatin1(first);
     for (;;) {
-      if (keyCompare(cur, last) > 0) return undefined;
+      if (cur > lastS) return undefined;
       const rng = this.rangeContaining(cur);
       if (!rng) {
-        await this.populate(cur, last);
+        await this.populate(latin1Key(cur), last);
         continue;
       }
-      const stop = minKey(rng.end, last);
+      const stop = minS(rng.end, lastS);
       // pair by pair (deletions are skipped): the first is usually the answer, so no iterator
-      for (let p = this.items.getPairOrNextHigher(cur); p && keyCompare(p[0], stop) <= 0; p = this.items.nextHigherPair(p[0])) {
-        if (p[1].value) return { key: p[0], value: p[1].value };
+      for (let p = this.items.getPairOrNextHigher(cur); p && p[0] <= stop; p = this.items.nextHigherPair(p[0])) {
+        if (p[1].value) return { key: p[1].key, value: p[1].value };
+        if (!p[1].dirty) this.dropTombstone(p[1]);
       }
-      if (keyCompare(stop, last) >= 0) return undefined;
-      cur = keyInc(stop);
+      if (stop >= lastS) return undefined;
+      cur = stringInc(stop);
     }
   }
 
   async prev(last: Key, first: Key): Promise<ItemKV | undefined> {
-    let cur = last;
+    const firstS = keyLatin1(first);
+    let cur = keyLatin1(last);
     for (;;) {
-      if (keyCompare(cur, first) < 0) return undefined;
+      if (cur < firstS) return undefined;
       const rng = this.rangeContaining(cur);
       if (!rng) {
         const lo = this.ranges.getPairOrNextLower(cur);
-        let s = first;
-        if (lo && keyCompare(lo[1].end, s) >= 0) s = keyInc(lo[1].end);
-        await this.populate(s, cur);
+        let s = firstS;
+        if (lo && lo[1].end >= s) s = stringInc(lo[1].end);
+        await this.populate(latin1Key(s), latin1Key(cur));
         continue;
       }
-      const stop = maxKey(this.rangeStartOf(cur), first);
-      for (let p = this.items.getPairOrNextLower(cur); p && keyCompare(p[0], stop) >= 0; p = this.items.nextLowerPair(p[0])) {
-        if (p[1].value) return { key: p[0], value: p[1].value };
+      const stop = maxS(this.rangeStartOf(cur), firstS);
+      for (let p = this.items.getPairOrNextLower(cur); p && p[0] >= stop; p = this.items.nextLowerPair(p[0])) {
+        if (p[1].value) return { key: p[1].key, value: p[1].value };
+        if (!p[1].dirty) this.dropTombstone(p[1]);
       }
-      if (keyCompare(stop, first) <= 0) return undefined;
-      cur = keyDec(stop);
+      if (stop <= firstS) return undefined;
+      cur = stringDec(stop);
     }
   }
 
+  /** a clean tombstone inside a cached range: absence says the same */
+  private dropTombstone(it: CItem): void {
+    this.items.delete(it.ks);
+    this.bytes -= itemBytes(null);
+    counters.inc("item_tombstone_dropped");
+  }
+
   /** old: what items holds for key (looked up by the caller) */
-  private put(key: Key, value: Buffer | null, old: CItem | undefined): void {
+  private put(key: Key, ks: string, value: Buffer | null, old: CItem | undefined): void {
     assert(this.trans.held(), "item changed outside a transaction hold");
     if (!old) {
-      const it: CItem = { key, value, dirty: true, seq: this.trans.seq };
-      this.items.set(key, it);
+      const it: CItem = { key, ks, value, dirty: true, seq: this.trans.seq };
+      this.items.set(ks, it);
       this.addedDirty(it);
       return;
     }
@@ -257,9 +287,10 @@ export class ItemCache implements FsItems {
     counters.inc("item_set");
     assert(this.trans.held(), "item changed outside a transaction hold");
     // a new key (the usual case) takes one walk of the map: insert unless present
-    const it: CItem = { key, value, dirty: true, seq: this.trans.seq };
-    if (this.items.set(key, it, false)) this.addedDirty(it);
-    else this.put(key, value, this.items.get(key));
+    const ks = keyLatin1(key);
+    const it: CItem = { key, ks, value, dirty: true, seq: this.trans.seq };
+    if (this.items.set(ks, it, false)) this.addedDirty(it);
+    else this.put(key, ks, value, this.items.get(ks));
   }
 
   /**
@@ -272,7 +303,8 @@ export class ItemCache implements FsItems {
     assert(this.trans.held(), "item changed outside a transaction hold");
     assert(isDeltaKey(key), "delta of a key outside the delta zones");
     counters.inc("item_delta");
-    const old = this.items.get(key);
+    const ks = keyLatin1(key);
+    const old = this.items.get(ks);
     if (old) {
       assert(old.delta === true && old.value !== null, "delta item mixed with a versioned item");
       const sum = combineDeltas(key, old.value, value);
@@ -282,22 +314,23 @@ export class ItemCache implements FsItems {
       old.seq = this.trans.seq;
       return;
     }
-    const k = Buffer.from(key);
-    const it: CItem = { key: k, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
-    this.items.set(k, it);
+    const it: CItem = { key: Buffer.from(key), ks, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
+    this.items.set(ks, it);
     this.addedDirty(it);
   }
 
   delete(key: Key): void {
     counters.inc("item_delete");
-    const old = this.items.get(key);
-    if (!old && this.rangeContaining(key)) return; // known absent everywhere
-    this.put(key, null, old);
+    const ks = keyLatin1(key);
+    const old = this.items.get(ks);
+    // known absent everywhere: a clean tombstone, or no item inside a cached range
+    if (old ? old.value === null && !old.dirty : this.rangeContaining(ks)) return;
+    this.put(key, ks, null, old);
   }
 
   private listDirty(it: CItem): void {
     const n = this.dirtyList.length;
-    if (n > 0 && this.dirtySorted && keyCompare(this.dirtyList[n - 1]!.key, it.key) > 0) this.dirtySorted = false;
+    if (n > 0 && this.dirtySorted && this.dirtyList[n - 1]!.ks > it.ks) this.dirtySorted = false;
     this.dirtyList.push(it);
   }
 
@@ -317,7 +350,7 @@ export class ItemCache implements FsItems {
         assert(out.length === n, "dirty list and dirty items disagree");
         this.dirtyList = out;
       } else {
-        this.dirtyList.sort((a, b) => keyCompare(a.key, b.key));
+        this.dirtyList.sort(byKey);
       }
       this.dirtySorted = true;
     }
@@ -335,23 +368,24 @@ export class ItemCache implements FsItems {
 
   /**
    * After a commit: everything dirty is now in the forest.  Deletions
-   * leave (absence says it, inside a range; the forest says it outside);
-   * a written item outside any cached range gets a range of its own key,
-   * so it stays cached (and evictable) instead of being read back.
+   * stay as clean tombstones (no map delete for each: see the invariants)
+   * and deltas leave; an item outside any cached range gets a range of
+   * its own key, so it stays cached (and evictable) instead of being read
+   * back.
    */
   markClean(): void {
     // in key order, a key up to the end of the range that held the previous key is in that range
     // (ranges only grow here: addRange merges)
-    let inRangeTo: Key | null = null;
+    let inRangeTo: string | null = null;
     for (const it of this.sortedDirty()) {
-      const k = it.key;
-      if (it.value === null || it.delta) {
+      const k = it.ks;
+      if (it.delta) {
         this.items.delete(k);
         this.bytes -= itemBytes(it.value);
         continue;
       }
       it.dirty = false;
-      if (inRangeTo !== null && keyCompare(k, inRangeTo) <= 0) continue;
+      if (inRangeTo !== null && k <= inRangeTo) continue;
       const r = this.rangeContaining(k);
       if (r) inRangeTo = r.end;
       else {
@@ -369,7 +403,7 @@ export class ItemCache implements FsItems {
 
   /** a range the caller knows holds no items anywhere (the items of a never-used inode number) */
   markEmpty(first: Key, last: Key): void {
-    this.addRange(first, last);
+    this.addRange(keyLatin1(first), keyLatin1(last));
   }
 
   /** forget every clean item and range (lock lost, or tests) */
@@ -384,20 +418,20 @@ export class ItemCache implements FsItems {
     this.gen++;
   }
 
-  private evict(keep?: Key): void {
+  private evict(keep?: string): void {
     if (this.bytes <= this.limitBytes) return;
     const byAge = [...this.ranges.entries()].sort((a, b) => a[1].used - b[1].used);
     for (const [start, r] of byAge) {
       if (this.bytes <= this.limitBytes * 0.75) break;
-      if (keep && start.equals(keep)) continue;
-      const drop: Key[] = [];
-      for (const [k, it] of this.items.entries(start)) {
-        if (keyCompare(k, r.end) > 0) break;
-        if (!it.dirty) drop.push(k);
+      if (keep !== undefined && start === keep) continue;
+      const drop: CItem[] = [];
+      for (const it of this.items.values(start)) {
+        if (it.ks > r.end) break;
+        if (!it.dirty) drop.push(it);
       }
-      for (const k of drop) {
-        this.bytes -= itemBytes(this.items.get(k)!.value);
-        this.items.delete(k);
+      for (const it of drop) {
+        this.bytes -= itemBytes(it.value);
+        this.items.delete(it.ks);
       }
       this.ranges.delete(start);
       counters.inc("item_evict_range");
@@ -408,4 +442,3 @@ export class ItemCache implements FsItems {
     return this.items.size;
   }
 }
-

@@ -1,0 +1,138 @@
+/*
+ * The item cache (src/item/cache.ts) against a plain map model, over a
+ * fake forest that answers range reads in small pieces (complete only up
+ * to `end`) and keeps committed deletions as deletion items, as log trees
+ * do.  Random sequences of set, delete, lookup, next, prev, commit and
+ * invalidate, with a cache limit small enough to evict, must read exactly
+ * what the model holds; a commit must hand over its dirty items in
+ * strictly ascending key order; and a new cache over the forest after a
+ * last commit must read the model too.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ItemCache, type ItemSource } from "../src/item/cache.js";
+import { ITEM_FLAG_DELETION } from "../src/format/constants.js";
+import { KEY_BYTES, type Key } from "../src/format/key.js";
+import type { BtreeItem } from "../src/btree/btree.js";
+
+class FakeForest implements ItemSource {
+  readonly items = new Map<string, BtreeItem>();
+  constructor(private readonly piece: number) {}
+  async readRange(start: Key, end: Key, limit: number) {
+    const hit = [...this.items.values()]
+      .filter((it) => Buffer.compare(it.key, start) >= 0 && Buffer.compare(it.key, end) <= 0)
+      .sort((a, b) => Buffer.compare(a.key, b.key));
+    const n = Math.min(limit, this.piece);
+    if (hit.length <= n) return { items: hit, end };
+    const cut = hit.slice(0, n);
+    return { items: cut, end: cut[n - 1]!.key };
+  }
+}
+
+const byte = fc.oneof(fc.constantFrom(0x00, 0xff), fc.integer({ min: 0, max: 3 }));
+const keyArb = fc.array(byte, { minLength: KEY_BYTES, maxLength: KEY_BYTES }).map((a) => Buffer.from(a));
+const idx = fc.nat(15);
+const op = fc.oneof(
+  fc.record({ t: fc.constant("set" as const), k: idx, v: fc.uint8Array({ maxLength: 4 }) }),
+  fc.record({ t: fc.constant("del" as const), k: idx }),
+  fc.record({ t: fc.constant("lookup" as const), k: idx }),
+  fc.record({ t: fc.constant("next" as const), a: idx, b: idx }),
+  fc.record({ t: fc.constant("prev" as const), a: idx, b: idx }),
+  fc.record({ t: fc.constant("commit" as const) }),
+  fc.record({ t: fc.constant("invalidate" as const) }),
+);
+
+const hex = (k: Key) => k.toString("hex");
+
+test("item cache reads what a map model holds, across commits, evictions and invalidation", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(keyArb, { minLength: 2, maxLength: 16, selector: hex }),
+      fc.array(op, { maxLength: 60 }),
+      fc.constantFrom(1, 2, 512),
+      fc.constantFrom(600, 1 << 20),
+      async (keys, ops, piece, limitBytes) => {
+        const forest = new FakeForest(piece);
+        const trans = { seq: 1, held: () => true };
+        const cache = new ItemCache(forest, trans, limitBytes);
+        const model = new Map<string, Buffer>();
+        const K = (i: number) => keys[i % keys.length]!;
+        const sorted = () => [...model.keys()].sort();
+        const commit = () => {
+          const dirty = cache.dirtyItems();
+          for (let i = 1; i < dirty.length; i++) assert.ok(Buffer.compare(dirty[i - 1]!.key, dirty[i]!.key) < 0, "dirty items out of order");
+          for (const it of dirty) {
+            forest.items.set(hex(it.key), {
+              key: Buffer.from(it.key), value: Buffer.from(it.value ?? []), seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION,
+            });
+          }
+          cache.markClean();
+          trans.seq++;
+          assert.equal(cache.dirtyCount, 0);
+        };
+        for (const o of ops) {
+          if (o.t === "set") {
+            const v = Buffer.from(o.v);
+            cache.set(Buffer.from(K(o.k)), v);
+            model.set(hex(K(o.k)), v);
+          } else if (o.t === "del") {
+            cache.delete(Buffer.from(K(o.k)));
+            model.delete(hex(K(o.k)));
+          } else if (o.t === "lookup") {
+            const got = await cache.lookup(K(o.k));
+            assert.deepEqual(got && hex(got), model.get(hex(K(o.k))) && hex(model.get(hex(K(o.k)))!));
+          } else if (o.t === "next" || o.t === "prev") {
+            let [a, b] = [K(o.a), K(o.b)];
+            if (Buffer.compare(a, b) > 0) [a, b] = [b, a];
+            const inRange = sorted().filter((h) => h >= hex(a) && h <= hex(b));
+            const want = o.t === "next" ? inRange[0] : inRange[inRange.length - 1];
+            const got = o.t === "next" ? await cache.next(a, b) : await cache.prev(b, a);
+            assert.equal(got && hex(got.key), want);
+            if (got) assert.ok(got.value.equals(model.get(want!)!));
+          } else if (o.t === "commit") {
+            commit();
+          } else {
+            cache.invalidateAll();
+          }
+        }
+        commit();
+        const fresh = new ItemCache(forest, trans);
+        for (const k of keys) {
+          const got = await fresh.lookup(k);
+          assert.equal(got && hex(got), model.get(hex(k)) && hex(model.get(hex(k))!));
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+test("committed deletions stay as tombstones until a walk steps over them", async () => {
+  const forest = new FakeForest(512);
+  const trans = { seq: 1, held: () => true };
+  const cache = new ItemCache(forest, trans);
+  const key = (i: number) => {
+    const k = Buffer.alloc(KEY_BYTES);
+    k.writeUInt32BE(i, 20);
+    return k;
+  };
+  const first = key(0);
+  const last = Buffer.alloc(KEY_BYTES, 0xff);
+  cache.markEmpty(first, last);
+  for (let i = 0; i < 100; i++) cache.set(key(i), Buffer.from([i]));
+  cache.markClean();
+  for (let i = 0; i < 100; i++) cache.delete(key(i));
+  assert.equal(cache.dirtyCount, 100);
+  cache.markClean();
+  // the deletions are known without a forest read, and deleting again dirties nothing
+  assert.equal(cache.cachedItems(), 100);
+  assert.equal(await cache.lookup(key(7)), undefined);
+  cache.delete(key(7));
+  assert.equal(cache.dirtyCount, 0);
+  // a walk over them finds nothing and takes them out
+  assert.equal(await cache.next(first, last), undefined);
+  assert.equal(cache.cachedItems(), 0);
+  cache.set(key(5), Buffer.from([5]));
+  assert.deepEqual((await cache.prev(last, first))?.key, key(5));
+});
