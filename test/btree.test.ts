@@ -6,7 +6,7 @@ import { BlockWriter, MetaStore, type MetaAllocator } from "../src/block/store.j
 import { btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll, btreeSetSorted, type BtreeItem } from "../src/btree/btree.js";
 import { makeKey, KEY_MIN, KEY_MAX, type Key } from "../src/format/key.js";
 import { EMPTY_ROOT, type BtreeRoot } from "../src/format/structs.js";
-import { NODE_CAPACITY } from "../src/btree/node.js";
+import { NODE_CAPACITY, PARENT_ENTRY_BYTES, leafEntryBytes, newNode, nodeCodec } from "../src/btree/node.js";
 import { BTREE_MAX_VAL_LEN, BLOCK_LG_SIZE } from "../src/format/constants.js";
 import { isFsError } from "../src/util/errors.js";
 
@@ -46,6 +46,9 @@ async function checkTree(store: MetaStore, root: BtreeRoot, model: Map<number, B
   await btreeVisitBlocks(store, root, (_ref, n) => {
     blocks++;
     assert.ok(n.bytes <= NODE_CAPACITY);
+    // the node's byte count is kept up to date by every change, not recounted: check it against its entries
+    const counted = n.level === 0 ? n.vals.reduce((t, v) => t + leafEntryBytes(v), 0) : n.keys.length * PARENT_ENTRY_BYTES;
+    assert.equal(n.bytes, counted);
   });
   return blocks;
 }
@@ -97,6 +100,8 @@ test("btree matches a map model through random inserts, updates and deletes acro
 test("btreeSetSorted: batches of sorted items give the tree a map model says, across commits and with deletes between", async () => {
   await fc.assert(
     fc.asyncProperty(
+      // small values too: leaves then take replacements without splitting
+      fc.constantFrom(64, BTREE_MAX_VAL_LEN),
       fc.array(
         fc.record({
           batch: fc.uniqueArray(fc.record({ n: fc.integer({ min: 0, max: 4000 }), len: fc.integer({ min: 0, max: BTREE_MAX_VAL_LEN }) }), {
@@ -107,7 +112,7 @@ test("btreeSetSorted: batches of sorted items give the tree a map model says, ac
         }),
         { minLength: 1, maxLength: 6 },
       ),
-      async (rounds) => {
+      async (maxLen, rounds) => {
         const { store, alloc } = setup();
         let root: BtreeRoot = { ...EMPTY_ROOT };
         const model = new Map<number, Buffer>();
@@ -116,7 +121,7 @@ test("btreeSetSorted: batches of sorted items give the tree a map model says, ac
           const w = new BlockWriter(store, alloc, seq);
           const items: BtreeItem[] = [...r.batch]
             .sort((a, b) => a.n - b.n)
-            .map((it) => ({ key: k(it.n), seq, flags: it.n & 1, value: Buffer.alloc(it.len, (it.n + seq) & 0xff) }));
+            .map((it) => ({ key: k(it.n), seq, flags: it.n & 1, value: Buffer.alloc(it.len % (maxLen + 1), (it.n + seq) & 0xff) }));
           root = await btreeSetSorted(w, root, items);
           for (const it of items) model.set(it.key.readUInt32BE(5), it.value);
           for (const n of r.dels) {
@@ -218,4 +223,50 @@ test("btree block count from parents equals a full walk", async () => {
     }
   }
   assert.ok(root.height >= 2);
+});
+
+test("a leaf written again says what its entries say, whether they are views of the block it was read from or not", () => {
+  const entry = fc.record({ n: fc.integer({ min: 0, max: 5000 }), len: fc.integer({ min: 0, max: 300 }), seq: fc.integer({ min: 0, max: 2 ** 40 }), flags: fc.integer({ min: 0, max: 3 }) });
+  const change = fc.record({
+    at: fc.nat(),
+    // keep: the parsed entry; seq/flags: a new LeafVal over the same value view; value: a new value; drop; insert before
+    how: fc.constantFrom("keep", "seq", "flags", "value", "drop", "insert"),
+  });
+  fc.assert(
+    fc.property(fc.uniqueArray(entry, { selector: (e) => e.n, minLength: 1, maxLength: 150 }), fc.array(change, { maxLength: 40 }), (raw, changes) => {
+      const sorted = [...raw].sort((a, b) => a.n - b.n);
+      const first = newNode(0);
+      for (const e of sorted) {
+        first.keys.push(k(e.n * 2));
+        first.vals.push({ seq: e.seq, flags: e.flags, value: Buffer.alloc(e.len, e.n & 0xff) });
+      }
+      const blockA = Buffer.alloc(BLOCK_LG_SIZE);
+      nodeCodec.serialize(first, blockA);
+      const node = nodeCodec.parse(blockA, 1);
+      for (const c of changes) {
+        if (node.keys.length === 0) break;
+        const i = c.at % node.keys.length;
+        const v = node.vals[i]!;
+        if (c.how === "seq") node.vals[i] = { ...v, seq: v.seq + 1 };
+        else if (c.how === "flags") node.vals[i] = { ...v, flags: v.flags ^ 1 };
+        else if (c.how === "value") node.vals[i] = { ...v, value: Buffer.from(v.value).fill(0xee) };
+        else if (c.how === "drop") {
+          node.keys.splice(i, 1);
+          node.vals.splice(i, 1);
+        } else if (c.how === "insert" && (i === 0 || node.keys[i - 1]!.readUInt32BE(5) + 1 < node.keys[i]!.readUInt32BE(5))) {
+          node.keys.splice(i, 0, k(node.keys[i]!.readUInt32BE(5) - 1));
+          node.vals.splice(i, 0, { seq: 7, flags: 2, value: Buffer.alloc(5, 0x55) });
+        }
+      }
+      const blockB = Buffer.alloc(BLOCK_LG_SIZE);
+      nodeCodec.serialize(node, blockB);
+      const back = nodeCodec.parse(blockB, 2);
+      assert.deepEqual(back.keys.map((x) => x.toString("hex")), node.keys.map((x) => x.toString("hex")));
+      assert.deepEqual(
+        back.vals.map((v) => [v.seq, v.flags, v.value.toString("hex")]),
+        node.vals.map((v) => [v.seq, v.flags, v.value.toString("hex")]),
+      );
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -41,14 +41,22 @@ export async function* itemRangeReverse(items: FsItems, first: Key, last: Key): 
 /** delete every item in [first, last]; returns how many */
 export async function deleteRange(items: FsItems, first: Key, last: Key): Promise<number> {
   let n = 0;
-  // a plain loop, not itemRange's generator: every inode deletion runs this
-  let from = first;
-  for (;;) {
-    const kv = await items.next(from, last);
-    if (!kv) return n;
+  await forEachItem(items, first, last, (kv) => {
     items.delete(kv.key);
     n++;
-    if (kv.key.equals(last)) return n;
+  });
+  return n;
+}
+
+/**
+ * visit every item in [first, last] in key order until visit returns
+ * false: itemRange without an async generator (whose every step costs
+ * promises), for the hot paths: lookups by name, deleting an inode.
+ */
+export async function forEachItem(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> {
+  for (let from = first; ; ) {
+    const kv = await items.next(from, last);
+    if (!kv || visit(kv) === false || kv.key.equals(last)) return;
     from = keyInc(kv.key);
   }
 }

@@ -16,7 +16,7 @@
  * emptiness is known without looking at the entries.
  */
 import type { FsCtx } from "./context.js";
-import { itemRange } from "./context.js";
+import { forEachItem, itemRange } from "./context.js";
 import {
   decodeDirent,
   direntHashLast,
@@ -31,22 +31,19 @@ import {
   type InodeVal,
 } from "../format/fs_items.js";
 import { DIRENT_LAST_POS } from "../format/constants.js";
-import { keyInc, keySecond } from "../format/key.js";
+import { keySecond } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
 export async function findEntry(ctx: FsCtx, dir: number, name: Buffer): Promise<DirentVal | undefined> {
   const hash = ctx.hash(name);
-  // a plain loop rather than itemRange's generator: every lookup, create, unlink and rename runs this
-  const last = direntHashLast(dir, hash);
-  let from = direntKey(dir, hash, 0);
-  for (;;) {
-    const kv = await ctx.items.next(from, last);
-    if (!kv) return undefined;
+  let found: DirentVal | undefined;
+  await forEachItem(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash), (kv) => {
     const d = decodeDirent(kv.value);
-    if (d.name.equals(name)) return d;
-    if (kv.key.equals(last)) return undefined;
-    from = keyInc(kv.key);
-  }
+    if (!d.name.equals(name)) return true;
+    found = d;
+    return false;
+  });
+  return found;
 }
 
 /** add an entry to a loaded directory inode (the caller marks it dirty and sets times); inside hold() */

@@ -16,7 +16,7 @@
  * and offline block counts from what insert/punch report.
  */
 import type { FsCtx } from "./context.js";
-import { itemRange } from "./context.js";
+import { forEachItem, itemRange } from "./context.js";
 import {
   EXTENT_FLAG,
   decodeExtent,
@@ -117,9 +117,9 @@ export async function punchExtents(ctx: FsCtx, ino: number, start: number, end: 
   found.push(first);
   if (extentEnd(first) < end) {
     const lastKey = extentKey(ino, Math.min(end - 1, BLOCK_LIMIT));
-    for await (const kv of itemRange(ctx.items, extentKey(ino, extentEnd(first)), lastKey)) {
+    await forEachItem(ctx.items, extentKey(ino, extentEnd(first)), lastKey, (kv) => {
       found.push(toExtent(kv.key, kv.value));
-    }
+    });
   }
   for (const e of found) {
     const cutStart = Math.max(start, e.start);

@@ -84,6 +84,9 @@ import { punchOfflineOp, releaseOp, stageOp } from "./release_stage.js";
 import { moveBlocksOp, type MoveBlocksArgs } from "./move_blocks.js";
 import { setattrMoreOp, type SetattrMoreArgs } from "./setattr_more.js";
 
+const DOT = Buffer.from(".");
+const DOTDOT = Buffer.from("..");
+
 function checkOffset(offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError("EINVAL", `bad offset ${offset}`);
 }
@@ -233,16 +236,23 @@ export class Filesystem {
 
   /** the attributes of name in dir ("." and ".." resolve to the dir and its parent) */
   async lookup(dir: number, name: Name): Promise<Attr> {
+    const a = await this.lookupEntry(dir, name);
+    if (!a) throw new FsError("ENOENT", `${toBuf(name).toString()} does not exist`);
+    return a;
+  }
+
+  /** lookup(), with undefined for a name that does not exist (the usual answer of a FUSE lookup: no error made) */
+  async lookupEntry(dir: number, name: Name): Promise<Attr | undefined> {
     const b = toBuf(name);
     return this.locks.with(shared(dir), async () => {
       const c = new OpInodes(this.ctx);
       await c.getLiveDir(dir);
       let ino: number;
-      if (b.equals(Buffer.from("."))) ino = dir;
-      else if (b.equals(Buffer.from(".."))) ino = await parentOf(this.ctx, dir);
+      if (b.equals(DOT)) ino = dir;
+      else if (b.equals(DOTDOT)) ino = await parentOf(this.ctx, dir);
       else {
         const d = await findEntry(this.ctx, dir, checkName(b));
-        if (!d) throw new FsError("ENOENT", `${b.toString()} does not exist`);
+        if (!d) return undefined;
         ino = d.ino;
       }
       return toAttr(ino, await c.get(ino));

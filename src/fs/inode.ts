@@ -47,6 +47,9 @@ export function checkRetention(v: InodeVal, ino: number): void {
   if (v.flags & INODE_FLAG.retention) throw new FsError("EPERM", `inode ${ino} is under retention`);
 }
 
+/** the nextXattrId of a new inode: xattr ids are taken from it and it only grows */
+export const FIRST_XATTR_ID = 1;
+
 export function newInodeVal(mode: number, uid: number, gid: number, rdev: number, now: Timespec): InodeVal {
   return {
     size: 0,
@@ -56,7 +59,7 @@ export function newInodeVal(mode: number, uid: number, gid: number, rdev: number
     onlineBlocks: 0,
     offlineBlocks: 0,
     nextReaddirPos: DIRENT_FIRST_POS,
-    nextXattrId: 1,
+    nextXattrId: FIRST_XATTR_ID,
     version: 0,
     nlink: isDirMode(mode) ? 2 : 1,
     uid,
@@ -124,11 +127,17 @@ export async function readInode(ctx: FsCtx, ino: number): Promise<InodeVal | und
 
 interface Entry {
   val: InodeVal;
-  /** index keys currently stored for this inode; undefined for a new inode */
-  stored: Buffer[] | undefined;
+  /**
+   * the seqs its stored index items are keyed by (undefined for a new
+   * inode): the keys are made only when a flush moves them, not for
+   * every inode read
+   */
+  stored: { metaSeq: number; dataSeq: number } | undefined;
   dirty: boolean;
   data: boolean;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class OpInodes {
   private readonly map = new Map<number, Entry>();
@@ -141,7 +150,7 @@ export class OpInodes {
     if (e) return e.val;
     const val = await readInode(this.ctx, ino);
     if (!val) return undefined;
-    this.map.set(ino, { val, stored: inodeIndexKeys(ino, val), dirty: false, data: false });
+    this.map.set(ino, { val, stored: { metaSeq: val.metaSeq, dataSeq: val.dataSeq }, dirty: false, data: false });
     return val;
   }
 
@@ -177,7 +186,7 @@ export class OpInodes {
   remove(ino: number): void {
     const e = this.map.get(ino);
     assert(e && e.stored, `inode ${ino} removed without being loaded`);
-    for (const k of e.stored) this.ctx.items.delete(k);
+    for (const k of inodeIndexKeys(ino, { ...e.val, ...e.stored })) this.ctx.items.delete(k);
     this.ctx.items.delete(inodeKey(ino));
     this.map.delete(ino);
   }
@@ -192,13 +201,18 @@ export class OpInodes {
       v.metaSeq = seq;
       if (e.data && !isDirMode(v.mode)) v.dataSeq = seq;
       v.version++;
-      const keys = inodeIndexKeys(ino, v);
-      if (e.stored) {
-        for (const k of e.stored) if (!keys.some((n) => n.equals(k))) items.delete(k);
+      // an index item moves when its seq changed (once per inode per transaction)
+      const old = e.stored;
+      if (!old || old.metaSeq !== v.metaSeq) {
+        if (old) items.delete(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, old.metaSeq, ino));
+        items.set(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, v.metaSeq, ino), EMPTY);
       }
-      for (const k of keys) if (!e.stored?.some((o) => o.equals(k))) items.set(k, Buffer.alloc(0));
+      if (!isDirMode(v.mode) && (!old || old.dataSeq !== v.dataSeq)) {
+        if (old) items.delete(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, old.dataSeq, ino));
+        items.set(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, v.dataSeq, ino), EMPTY);
+      }
       items.set(inodeKey(ino), encodeInode(v));
-      e.stored = keys;
+      e.stored = { metaSeq: v.metaSeq, dataSeq: v.dataSeq };
       e.dirty = false;
       e.data = false;
     }

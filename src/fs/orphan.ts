@@ -18,7 +18,7 @@
  */
 import type { FsCtx } from "./context.js";
 import { deleteRange, itemRange } from "./context.js";
-import type { OpInodes } from "./inode.js";
+import { FIRST_XATTR_ID, type OpInodes } from "./inode.js";
 import { freeAllData } from "./data.js";
 import { dropXattrTags } from "./xattr_tags.js";
 import { inodeItemsFirst, inodeItemsLast, orphanFirst, orphanKey, orphanLast, type InodeVal } from "../format/fs_items.js";
@@ -51,7 +51,8 @@ export class OpenCounts {
 export async function deleteInode(ctx: FsCtx, c: OpInodes, ino: number, orphan: boolean): Promise<void> {
   const v = await c.get(ino);
   await freeAllData(ctx, ino, v);
-  await dropXattrTags(ctx, ino);
+  // xattr ids come from nextXattrId, which only grows: at its first value the inode never had one
+  if (v.nextXattrId !== FIRST_XATTR_ID) await dropXattrTags(ctx, ino);
   c.remove(ino);
   await deleteRange(ctx.items, inodeItemsFirst(ino), inodeItemsLast(ino));
   if (orphan) ctx.items.delete(orphanKey(ino));

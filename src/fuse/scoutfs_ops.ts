@@ -239,14 +239,8 @@ export class ScoutfsFuseOps implements FuseOps {
   async lookup(ctx: FuseCtx, parent: number, name: Buffer): Promise<FuseEntry | null> {
     // an error reply, not a negative entry: nothing of a reserved name stays in the kernel's cache
     if (this.reservedLookup?.(name, ctx)) throw new FuseError("ENOENT");
-    let a: Attr;
-    try {
-      a = await this.fs.lookup(parent, name);
-    } catch (e) {
-      if ((e as { errno?: string }).errno === "ENOENT") return null;
-      throw e;
-    }
-    return this.entry(a);
+    const a = await this.fs.lookupEntry(parent, name);
+    return a ? this.entry(a) : null;
   }
 
   forget(ino: number, nlookup: number): void {
