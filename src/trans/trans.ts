@@ -6,7 +6,14 @@
  *
  * Commits happen when sync() is called (fsync, sync, unmount), when the
  * committer says enough is dirty or allocators run low (checked as a hold
- * starts), and on a timer while anything is dirty.  A failed commit is
+ * starts), and on a timer while anything is dirty.  The timer waits
+ * commitIntervalMs after a commit, or longer after an expensive one: a
+ * commit keeps every hold out while it runs, and its cost grows with the
+ * part of the log tree it rewrites rather than with the items it adds (a
+ * directory's name hashes spread its changes over every leaf), so under
+ * a steady load of changes timed commits are spaced to take about
+ * TIMED_COMMIT_SHARE of the time, never more than maxCommitIntervalMs
+ * apart (the original's interval).  A failed commit is
  * latched: every later hold and sync fails with the same error, since
  * the items it could not write are still only in memory.
  */
@@ -14,6 +21,9 @@ import type { FsTrans } from "../fs/storage.js";
 import type { Clock } from "../util/clock.js";
 import { FsError, rethrowBugs } from "../util/errors.js";
 import { counters } from "../util/counters.js";
+
+/** the share of time that timed commits may take under load (each one blocks every hold while it runs) */
+export const TIMED_COMMIT_SHARE = 0.05;
 
 export interface Committer {
   /** write everything dirty, make it durable, return the next transaction's seq */
@@ -29,6 +39,8 @@ export class Trans implements FsTrans {
   private failed: Error | undefined;
   private cancelTimer: (() => void) | undefined;
   private stopped = false;
+  /** how long the last commit took, ms */
+  private lastCommitMs = 0;
 
   constructor(
     private readonly committer: Committer,
@@ -37,13 +49,20 @@ export class Trans implements FsTrans {
     private readonly commitIntervalMs = 1000,
     /** told once, when a commit fails and the error is latched */
     private readonly onCommitFailure: (e: Error) => void = () => {},
+    private readonly maxCommitIntervalMs = 10_000,
   ) {
     this.armTimer();
   }
 
+  /** the wait before the next timed commit: see the file comment */
+  timedCommitDelayMs(): number {
+    const spaced = this.lastCommitMs / TIMED_COMMIT_SHARE;
+    return Math.max(this.commitIntervalMs, Math.min(this.maxCommitIntervalMs, spaced));
+  }
+
   private armTimer(): void {
     if (this.stopped) return;
-    this.cancelTimer = this.clock.setTimer(this.commitIntervalMs, () => {
+    this.cancelTimer = this.clock.setTimer(this.timedCommitDelayMs(), () => {
       const run = this.committer.hasDirty() && !this.committing ? this.commit() : Promise.resolve();
       run.catch(() => undefined).finally(() => this.armTimer());
     });
@@ -92,8 +111,10 @@ export class Trans implements FsTrans {
     this.committing = (async () => {
       while (this.active > 0) await new Promise<void>((r) => (this.drained = r));
       this.drained = undefined;
+      const started = this.clock.nowMs();
       try {
         this.seq = await this.committer.commit();
+        this.lastCommitMs = this.clock.nowMs() - started;
         counters.inc("trans_commit");
       } catch (e) {
         this.onCommitFailure(e as Error);
