@@ -25,6 +25,8 @@
  * and mounted again, so the daemon's own caches are cold too; tmpfs
  * cannot drop its pages, so its read is from memory).  MB/s is 10^6 bytes.
  *
+ * The host is synced before every measurement (syncHost).
+ *
  * With --runs R every target runs mdbench R times (each in a fresh
  * mdb.<pid> directory) and the table shows the median per cell, then a
  * second table with the best.  The machine is shared: run it when quiet,
@@ -183,6 +185,20 @@ async function unmountHard(p: string): Promise<void> {
     }
   }
   if (isMountpoint(p)) sh("umount", ["-l", p]);
+}
+
+/**
+ * Write back everything dirty on the host before a measurement: the image
+ * files of scoutfs and of the ext4 loop device share the host filesystem,
+ * and without this a target pays for the previous one's writeback (in CPU
+ * of the kernel's flusher threads on a small machine, and in the host's
+ * journal commits that an fsync waits for).  Twice: the first sync can
+ * push the loop device's ext4 into its image file's pages after that
+ * file was already written.
+ */
+function syncHost(): void {
+  sh("sync", []);
+  sh("sync", []);
 }
 
 function dropCaches(): void {
@@ -420,6 +436,7 @@ async function main(): Promise<void> {
   // runs interleave the targets, so a burst of load elsewhere hits one run of each rather than all runs of one
   for (let run = 0; run < a.runs; run++) {
     for (const t of order) {
+      syncHost();
       const r = runMdbench(bin, mounts.get(t)!.dir, a.files);
       for (const op of MD_OPS) add(samples, t, op, r[op]);
       log(`run ${run + 1} ${t}: ${MD_OPS.map((op) => `${op} ${fmt(r[op])}`).join(", ")}`);
@@ -431,6 +448,7 @@ async function main(): Promise<void> {
       if (t === "floor") continue;
       const m = mounts.get(t)!;
       const file = path.join(m.dir, "seq");
+      syncHost();
       add(samples, t, "seqwrite", seqWrite(file, a.seqMiB));
       await m.remount?.();
       dropCaches();
