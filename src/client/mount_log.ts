@@ -6,8 +6,9 @@
  * btree in key order, a leaf at a time (each with the seq it was written
  * under; deletions as deletion items; a delta added to the tree's own
  * value of its key), queued data frees are applied, the allocator lists are saved,
- * then data device sync, metadata blocks written, metadata sync, and only
- * then the new log tree root goes to the server, which records it and
+ * the metadata blocks written and synced (the data device's sync runs from
+ * the start of the commit alongside), and only once both devices are
+ * synced does the new log tree root go to the server, which records it and
  * commits the super block.  The server answers with the next transaction
  * (refilled allocators, new seq), which this adopts.
  */
@@ -94,6 +95,11 @@ export class MountLog implements Committer {
 
   async commit(): Promise<number> {
     const w = this.w;
+    // every data write of the transaction is done (holds write their data before they end): its sync runs
+    // while the items go into the tree; metadata blocks may reach the device first, since nothing refers
+    // to them until the server commits the new root, after both syncs
+    const dataSynced = this.dataDev.sync();
+    dataSynced.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     const dirty = this.cache.dirtyItems();
     const items: BtreeItem[] = new Array(dirty.length);
     let n = 0;
@@ -109,9 +115,8 @@ export class MountLog implements Committer {
     const root = await btreeSetSorted(w, this.lt.itemRoot, items);
     const data = await this.data.flush();
     const heads = await this.lists.saveLists(w);
-    await this.dataDev.sync();
     await w.writeAll();
-    await this.metaDev.sync();
+    await Promise.all([dataSynced, this.metaDev.sync()]);
     const lt: LogTrees = {
       ...this.lt,
       itemRoot: root,
