@@ -30,6 +30,7 @@ import {
   inodeKey,
   isDirMode,
   INODE_FLAG,
+  type InodeIndexType,
   type InodeVal,
   type Timespec,
 } from "../format/fs_items.js";
@@ -76,7 +77,7 @@ export function newInodeVal(mode: number, uid: number, gid: number, rdev: number
 }
 
 /** the index items an inode with these values has */
-export function inodeIndexKeys(ino: number, v: InodeVal): Buffer[] {
+export function inodeIndexKeys(ino: number, v: Pick<InodeVal, "mode" | "metaSeq" | "dataSeq">): Buffer[] {
   const keys = [inodeIndexKey(INODE_INDEX_TYPE.metaSeq, v.metaSeq, ino)];
   if (!isDirMode(v.mode)) keys.push(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, v.dataSeq, ino));
   return keys;
@@ -186,9 +187,16 @@ export class OpInodes {
   remove(ino: number): void {
     const e = this.map.get(ino);
     assert(e && e.stored, `inode ${ino} removed without being loaded`);
-    for (const k of inodeIndexKeys(ino, { ...e.val, ...e.stored })) this.ctx.items.delete(k);
+    for (const k of inodeIndexKeys(ino, { mode: e.val.mode, ...e.stored })) this.ctx.items.delete(k);
     this.ctx.items.delete(inodeKey(ino));
     this.map.delete(ino);
+  }
+
+  /** an index item moves when its seq changed (once per inode per transaction); from undefined: a new inode */
+  private moveIndexItem(ino: number, type: InodeIndexType, from: number | undefined, to: number): void {
+    if (from === to) return;
+    if (from !== undefined) this.ctx.items.delete(inodeIndexKey(type, from, ino));
+    this.ctx.items.set(inodeIndexKey(type, to, ino), EMPTY);
   }
 
   /** write every dirty inode and move its index items; inside hold() */
@@ -201,16 +209,8 @@ export class OpInodes {
       v.metaSeq = seq;
       if (e.data && !isDirMode(v.mode)) v.dataSeq = seq;
       v.version++;
-      // an index item moves when its seq changed (once per inode per transaction)
-      const old = e.stored;
-      if (!old || old.metaSeq !== v.metaSeq) {
-        if (old) items.delete(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, old.metaSeq, ino));
-        items.set(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, v.metaSeq, ino), EMPTY);
-      }
-      if (!isDirMode(v.mode) && (!old || old.dataSeq !== v.dataSeq)) {
-        if (old) items.delete(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, old.dataSeq, ino));
-        items.set(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, v.dataSeq, ino), EMPTY);
-      }
+      this.moveIndexItem(ino, INODE_INDEX_TYPE.metaSeq, e.stored?.metaSeq, v.metaSeq);
+      if (!isDirMode(v.mode)) this.moveIndexItem(ino, INODE_INDEX_TYPE.dataSeq, e.stored?.dataSeq, v.dataSeq);
       items.set(inodeKey(ino), encodeInode(v));
       e.stored = { metaSeq: v.metaSeq, dataSeq: v.dataSeq };
       e.dirty = false;

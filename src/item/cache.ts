@@ -43,7 +43,7 @@
  * range that held the previous one.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
-import type { Key } from "../format/key.js";
+import { KEY_BYTES, KEY_MAX, type Key } from "../format/key.js";
 import { combineDeltas, isDeltaKey } from "../format/tag_items.js";
 import type { FsItems, ItemKV } from "../fs/storage.js";
 import type { ForestRange } from "../forest/forest.js";
@@ -91,13 +91,14 @@ export interface ItemTransView {
 const POPULATE_BATCH = 512;
 /** a step of a sort (a compare) costs about this many steps of a walk over the map, measured */
 const SORT_COMPARE_COST = 2;
+/** the JS objects of a cached item besides its key and value bytes: CItem, key Buffer, map slot (96), key string (48) */
 const ITEM_OVERHEAD_BYTES = 96 + 48;
-const itemBytes = (v: Buffer | null) => 27 + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+const itemBytes = (v: Buffer | null) => KEY_BYTES + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
 
-const KEY_MAX_S = "\xff".repeat(27);
+const KEY_MAX_S = keyLatin1(KEY_MAX);
 const maxS = (a: string, b: string) => (a >= b ? a : b);
 const minS = (a: string, b: string) => (a <= b ? a : b);
-const byKey = (a: CItem, b: CItem) => (a.ks < b.ks ? -1 : a.ks > b.ks ? 1 : 0);
+const byKey = (a: CItem, b: CItem) => stringCompare(a.ks, b.ks);
 
 /** the last key with the same zone and first field: the items of one inode */
 function groupEnd(k: Key): Key {
