@@ -251,6 +251,7 @@ test("random writes, truncates and commits match a buffer", async () => {
     fc.record({ k: fc.constant("t" as const), size: fc.integer({ min: 0, max: 50_000 }) }),
     fc.record({ k: fc.constant("f" as const), off: fc.integer({ min: 0, max: 40_000 }), len: fc.integer({ min: 1, max: 12_000 }), keep: fc.boolean() }),
     fc.record({ k: fc.constant("s" as const) }),
+    fc.record({ k: fc.constant("r" as const), off: fc.integer({ min: 0, max: 50_000 }), len: fc.integer({ min: 1, max: 20_000 }) }),
   );
   await fc.assert(
     fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
@@ -263,6 +264,10 @@ test("random writes, truncates and commits match a buffer", async () => {
           await t.fs.write(f.ino, o.off, d);
           if (o.off + o.len > model.length) model = Buffer.concat([model, Buffer.alloc(o.off + o.len - model.length)]);
           d.copy(model, o.off);
+          d.fill(0xee); // the caller may reuse its buffer once the write returned (FUSE does)
+        } else if (o.k === "r") {
+          const got = await t.fs.read(f.ino, o.off, o.len);
+          assert.deepEqual(got, model.subarray(Math.min(o.off, model.length), Math.min(o.off + o.len, model.length)));
         } else if (o.k === "t") {
           await t.fs.setattr(f.ino, { size: o.size });
           model = o.size <= model.length ? Buffer.from(model.subarray(0, o.size)) : Buffer.concat([model, Buffer.alloc(o.size - model.length)]);

@@ -13,6 +13,17 @@
  * hold the transaction together), and a tree allocation awaits block
  * reads and COW in the middle: they are run one at a time (allocLock),
  * or two could take the same free extent.
+ *
+ * Writeback: the commit must have every data write of its transaction
+ * durable before the new root reaches the server, and it keeps all holds
+ * out while it waits.  Left to the end, that sync writes the whole
+ * transaction's data at once (up to the refill of the avail tree, 256
+ * MiB) while every writer stalls.  So once WRITEBACK_BYTES have been
+ * written since the last sync, a sync of the device starts in the
+ * background, and the commit's sync() only waits for it and flushes the
+ * rest.  A background sync that fails is latched and fails every later
+ * sync(): the kernel reports a writeback error to one fsync only, so the
+ * commit's own sync could succeed without the lost writes.
  */
 import { DATA_BLOCK_SIZE } from "../format/constants.js";
 import type { AllocRoot } from "../format/structs.js";
@@ -25,6 +36,9 @@ import { FsError } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 import { Mutex } from "../util/mutex.js";
 
+/** bytes written since the last sync that start a background sync of the data device */
+export const WRITEBACK_BYTES = 32 << 20;
+
 export class MountDataAlloc implements FsData {
   private avail!: ExtentTree;
   private freed!: ExtentTree;
@@ -32,6 +46,10 @@ export class MountDataAlloc implements FsData {
   private fresh = new SortedMap<number, number>();
   private pendingFree: Extent[] = [];
   private readonly allocLock = new Mutex();
+  /** bytes written since the last sync started */
+  private unsynced = 0;
+  private writeback: Promise<void> | undefined;
+  private writebackError: Error | undefined;
   total = 0;
   free_ = 0;
 
@@ -106,6 +124,25 @@ export class MountDataAlloc implements FsData {
 
   async write(blkno: number, data: Buffer): Promise<void> {
     await this.dev.write(blkno * DATA_BLOCK_SIZE, data);
+    this.unsynced += data.length;
+    if (this.unsynced >= WRITEBACK_BYTES && !this.writeback) {
+      this.unsynced = 0;
+      counters.inc("data_writeback_syncs");
+      this.writeback = this.dev
+        .sync()
+        .catch((e: unknown) => {
+          this.writebackError ??= e instanceof Error ? e : new Error(String(e));
+        })
+        .finally(() => (this.writeback = undefined));
+    }
+  }
+
+  /** every data write completed so far is durable when this resolves (see the file comment) */
+  async sync(): Promise<void> {
+    this.unsynced = 0;
+    if (this.writeback) await this.writeback;
+    await this.dev.sync();
+    if (this.writebackError) throw this.writebackError;
   }
 
   totalBlocks(): number {

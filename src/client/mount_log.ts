@@ -5,11 +5,13 @@
  * commit(): the dirty items of the item cache go into the mount's log
  * btree in key order, a leaf at a time (each with the seq it was written
  * under; deletions as deletion items; a delta added to the tree's own
- * value of its key), queued data frees are applied, the allocator lists are saved,
- * the metadata blocks written and synced (the data device's sync runs from
- * the start of the commit alongside), and only once both devices are
- * synced does the new log tree root go to the server, which records it and
- * commits the super block.  The server answers with the next transaction
+ * value of its key), queued data frees are applied, the allocator lists
+ * are saved, the metadata blocks written and synced (the data device's
+ * sync runs from the start of the commit alongside; most of the data is
+ * already written back, as MountDataAlloc syncs in the background while
+ * the transaction writes), and only once both devices are synced does the
+ * new log tree root go to the server, which records it and commits the
+ * super block.  The server answers with the next transaction
  * (refilled allocators, new seq), which this adopts.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
@@ -48,7 +50,6 @@ export class MountLog implements Committer {
   constructor(
     private readonly store: MetaStore,
     private readonly metaDev: BlockDevice,
-    private readonly dataDev: BlockDevice,
     private readonly server: ServerApi,
     readonly data: MountDataAlloc,
     private readonly limits: MountLogLimits,
@@ -98,7 +99,7 @@ export class MountLog implements Committer {
     // every data write of the transaction is done (holds write their data before they end): its sync runs
     // while the items go into the tree; metadata blocks may reach the device first, since nothing refers
     // to them until the server commits the new root, after both syncs
-    const dataSynced = this.dataDev.sync();
+    const dataSynced = this.data.sync();
     dataSynced.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     const dirty = this.cache.dirtyItems();
     const items: BtreeItem[] = new Array(dirty.length);

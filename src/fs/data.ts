@@ -61,13 +61,16 @@ type OldBlock = ((blk: number) => Promise<Buffer>) | null;
 /*
  * The contents of count blocks from startBlk after writing wData at wOff:
  * written bytes from wData, the rest of a partially written first or last
- * block from old (zeros when old is null), all else zero.
+ * block from old (zeros when old is null), all else zero.  Blocks that
+ * wData covers whole are a view of it, not a copy (the device write is
+ * done before the caller's buffer may change).
  */
 async function compose(startBlk: number, count: number, wOff: number, wData: Buffer, old: OldBlock): Promise<Buffer> {
-  const buf = Buffer.alloc(count * BS);
   const bufStart = startBlk * BS;
   const bufEnd = bufStart + count * BS;
   const wEnd = wOff + wData.length;
+  if (wOff <= bufStart && bufEnd <= wEnd) return wData.subarray(bufStart - wOff, bufEnd - wOff);
+  const buf = Buffer.alloc(count * BS);
   if (old) {
     const firstPartial = wOff > bufStart;
     if (firstPartial) (await old(startBlk)).copy(buf, 0);
@@ -141,16 +144,25 @@ export async function writeData(ctx: FsCtx, ino: number, v: InodeVal, offset: nu
   return written;
 }
 
-/** up to length bytes from offset, short at EOF */
+/**
+ * up to length bytes from offset, short at EOF.  A range inside one
+ * written extent (the usual sequential read) is the device's buffer
+ * itself, without a copy into a zeroed one.
+ */
 export async function readData(ctx: FsCtx, ino: number, v: InodeVal, offset: number, length: number): Promise<Buffer> {
   const end = Math.min(v.size, offset + length);
   if (end <= offset) return Buffer.alloc(0);
-  const out = Buffer.alloc(end - offset);
   const first = Math.floor(offset / BS);
   const last = Math.floor((end - 1) / BS);
+  let e = await extentFrom(ctx, ino, first);
+  if (e && e.start <= first && extentEnd(e) > last && !isOffline(e) && !isUnwritten(e)) {
+    const buf = await ctx.st.data.read(e.blkno + (first - e.start), last - first + 1);
+    return buf.subarray(offset - first * BS, end - first * BS);
+  }
+  const out = Buffer.alloc(end - offset);
   let blk = first;
   while (blk <= last) {
-    const e = await extentFrom(ctx, ino, blk);
+    if (blk !== first) e = await extentFrom(ctx, ino, blk);
     if (!e || e.start > last) break;
     if (e.start > blk) {
       blk = e.start;
