@@ -108,8 +108,9 @@ export const SCOUTFS_SESSION_OPTIONS: SessionOptions = {
   entryTimeout: KERNEL_CACHE_TIMEOUT_S,
   attrTimeout: KERNEL_CACHE_TIMEOUT_S,
   negativeTimeout: KERNEL_CACHE_TIMEOUT_S,
-  // sequential reads of archive files: 4 MiB of readahead keeps several 1 MiB READs in flight
-  maxReadahead: 4 << 20,
+  // sequential reads of archive files: 16 MiB of readahead keeps many 1 MiB READs in flight, so the
+  // device reads of several overlap (measured, 1 GiB cold: 4 MiB 830 MB/s, 16 MiB 1000-1050, 32 MiB no better)
+  maxReadahead: 16 << 20,
 };
 
 const GENERATION = 1;

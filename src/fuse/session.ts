@@ -31,6 +31,11 @@
  * Replying.  One writev() per reply (header + body parts, no copying of a
  * large READ body), done synchronously on the event loop thread: a reply
  * write only hands the result to the waiting request and never blocks.
+ * Except a large body (ASYNC_REPLY_BYTES and up, READ of file data): its
+ * writev, mostly the kernel copying the data into the reader's pages, is
+ * done on the threadpool, so that copy runs on another core while the
+ * event loop serves the next request.  The session ends only once such
+ * replies are written.
  * Notifications (inval inode/entry, delete) are different: the kernel may
  * block them on page locks or the directory's i_rwsem, held by a process
  * that is itself waiting for one of our replies.  So they are written
@@ -163,6 +168,8 @@ export function defaultReads(): number {
 
 const PAGE_SIZE = 4096;
 const DEFAULT_MAX_WRITE = 1 << 20;
+/** replies this large are written on the threadpool (see the file comment) */
+export const ASYNC_REPLY_BYTES = 128 << 10;
 /** the kernel's default fs.fuse.max_pages_limit */
 const KERNEL_MAX_PAGES = 256;
 /** the longest symlink target the kernel takes in a READLINK reply */
@@ -220,6 +227,8 @@ export class FuseSession {
   private started = false;
   private ending = false;
   private endedFlag = false;
+  /** replies being written on the threadpool */
+  private asyncReplies = 0;
   private closed = false;
   private consecutiveErrors = 0;
   private maxUnique = 0n;
@@ -398,7 +407,7 @@ export class FuseSession {
   }
 
   private maybeEnded(): void {
-    if (!this.ending || this.outstanding > 0 || this.endedFlag) return;
+    if (!this.ending || this.outstanding > 0 || this.asyncReplies > 0 || this.endedFlag) return;
     this.endedFlag = true;
     void this.runDestroy().finally(() => this.resolveEnded());
   }
@@ -555,9 +564,26 @@ export class FuseSession {
     }
   }
 
+  /** a large reply with nothing to undo, written on the threadpool (see the file comment) */
+  private replyAsync(unique: bigint, parts: Buffer[], len: number): void {
+    this.asyncReplies++;
+    counters.inc("fuse_reply_async");
+    fs.writev(this.fd, parts, (err) => {
+      this.asyncReplies--;
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      if (code === "ENOENT") counters.inc("fuse_reply_dropped");
+      else if (err && code !== "ENODEV" && code !== "EBADF" && code !== "ENOTCONN") {
+        this.log(`fuse: the kernel refused reply for ${unique} (${len} bytes): ${describe(err)}`);
+        this.replyError(unique, EIO);
+      }
+      this.maybeEnded();
+    });
+  }
+
   private replyOk(unique: bigint, r: Reply): void {
     let len = 0;
     for (const b of r.body) len += b.length;
+    if (len >= ASYNC_REPLY_BYTES && !r.undo && !this.closed) return this.replyAsync(unique, [encodeOutHeader(unique, 0, len), ...r.body], len);
     let delivered: boolean;
     try {
       delivered = this.write([encodeOutHeader(unique, 0, len), ...r.body]);
