@@ -126,9 +126,9 @@ describe("FUSE session against a real mount", { skip: skip ?? false }, () => {
   test("large READ replies, written on the threadpool, arrive whole and in place", async () => {
     const before = (await d.call<Record<string, number>>("counters")).fuse_reply_async ?? 0;
     const data = crypto.randomBytes(4 * (1 << 20) + 777);
-    fs.writeFileSync(p("big"), data);
+    fs.writeFileSync(p("large-read"), data);
     // O_DIRECT: every read is a READ request of the caller's size, none is served from the page cache
-    const fd = fs.openSync(p("big"), fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    const fd = fs.openSync(p("large-read"), fs.constants.O_RDONLY | fs.constants.O_DIRECT);
     try {
       const got = Buffer.alloc(data.length);
       // several reads at once, of 1 MiB and of odd sizes, each into its own place
