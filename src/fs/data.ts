@@ -154,15 +154,15 @@ export async function readData(ctx: FsCtx, ino: number, v: InodeVal, offset: num
   if (end <= offset) return Buffer.alloc(0);
   const first = Math.floor(offset / BS);
   const last = Math.floor((end - 1) / BS);
-  let e = await extentFrom(ctx, ino, first);
-  if (e && e.start <= first && extentEnd(e) > last && !isOffline(e) && !isUnwritten(e)) {
-    const buf = await ctx.st.data.read(e.blkno + (first - e.start), last - first + 1);
+  const head = await extentFrom(ctx, ino, first);
+  if (head && head.start <= first && extentEnd(head) > last && !isOffline(head) && !isUnwritten(head)) {
+    const buf = await ctx.st.data.read(head.blkno + (first - head.start), last - first + 1);
     return buf.subarray(offset - first * BS, end - first * BS);
   }
   const out = Buffer.alloc(end - offset);
   let blk = first;
   while (blk <= last) {
-    if (blk !== first) e = await extentFrom(ctx, ino, blk);
+    const e = blk === first ? head : await extentFrom(ctx, ino, blk);
     if (!e || e.start > last) break;
     if (e.start > blk) {
       blk = e.start;

@@ -545,14 +545,29 @@ export class FuseSession {
       fs.writevSync(this.fd, parts);
       return true;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
-        counters.inc("fuse_reply_dropped");
-        return false;
-      }
-      if (code === "ENODEV" || code === "EBADF" || code === "ENOTCONN") return false;
+      if (this.replyUnwanted(e)) return false;
       throw e;
     }
+  }
+
+  /**
+   * a reply write's error that only says the kernel no longer waits for it
+   * (the request was interrupted and dropped, or the connection is gone);
+   * any other is a real failure
+   */
+  private replyUnwanted(e: unknown): boolean {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      counters.inc("fuse_reply_dropped");
+      return true;
+    }
+    return code === "ENODEV" || code === "EBADF" || code === "ENOTCONN";
+  }
+
+  /** a reply the kernel refused (EINVAL: wrong size): fail the request rather than leave it hanging */
+  private replyRefused(unique: bigint, len: number, e: unknown): void {
+    this.log(`fuse: the kernel refused reply for ${unique} (${len} bytes): ${describe(e)}`);
+    this.replyError(unique, EIO);
   }
 
   private replyError(unique: bigint, errno: number): void {
@@ -570,12 +585,7 @@ export class FuseSession {
     counters.inc("fuse_reply_async");
     fs.writev(this.fd, parts, (err) => {
       this.asyncReplies--;
-      const code = (err as NodeJS.ErrnoException | null)?.code;
-      if (code === "ENOENT") counters.inc("fuse_reply_dropped");
-      else if (err && code !== "ENODEV" && code !== "EBADF" && code !== "ENOTCONN") {
-        this.log(`fuse: the kernel refused reply for ${unique} (${len} bytes): ${describe(err)}`);
-        this.replyError(unique, EIO);
-      }
+      if (err && !this.replyUnwanted(err)) this.replyRefused(unique, len, err);
       this.maybeEnded();
     });
   }
@@ -583,14 +593,13 @@ export class FuseSession {
   private replyOk(unique: bigint, r: Reply): void {
     let len = 0;
     for (const b of r.body) len += b.length;
-    if (len >= ASYNC_REPLY_BYTES && !r.undo && !this.closed) return this.replyAsync(unique, [encodeOutHeader(unique, 0, len), ...r.body], len);
+    const parts = [encodeOutHeader(unique, 0, len), ...r.body];
+    if (len >= ASYNC_REPLY_BYTES && !r.undo && !this.closed) return this.replyAsync(unique, parts, len);
     let delivered: boolean;
     try {
-      delivered = this.write([encodeOutHeader(unique, 0, len), ...r.body]);
+      delivered = this.write(parts);
     } catch (e) {
-      // a reply the kernel refused (EINVAL: wrong size): fail the request rather than leave it hanging
-      this.log(`fuse: the kernel refused reply for ${unique} (${len} bytes): ${describe(e)}`);
-      this.replyError(unique, EIO);
+      this.replyRefused(unique, len, e);
       delivered = false;
     }
     if (!delivered && r.undo) {
