@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simMkfs, simMount } from "./support/sim_fs.js";
 import { counters } from "../src/util/counters.js";
+import { inodeIndexSeqFirst, inodeIndexSeqLast, inodeIndexKey } from "../src/format/fs_items.js";
+import { INODE_INDEX_TYPE } from "../src/format/constants.js";
 
 test("a mount keeps files across commit, unmount and remount, and merges its log tree", async () => {
   const d = await simMkfs();
@@ -117,5 +119,34 @@ test("a commit that frees 1000 adjacent data extents joins them into one free an
   await m.fs.write(f.ino, 0, Buffer.alloc(2000 * 4096, 7));
   await m.sync();
   assert.ok((await m.fs.read(f.ino, 2000 * 4096 - 10, 10)).equals(Buffer.alloc(10, 7)));
+  await m.unmount();
+});
+
+test("the index items of the open transaction are known absent until written: no forest read, and commits add no cached range for each", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const dir = await m.fs.mkdir(1, "d", 0o40755, 0, 0);
+  const made: number[] = [];
+  const rangesAfterCommit: number[] = [];
+  for (let c = 0; c < 8; c++) {
+    // new inodes, and changes to older ones: each moves index items to the open transaction's seq
+    for (let i = 0; i < 40; i++) made.push((await m.fs.create(dir.ino, `c${c}-${i}`, 0o100644, 0, 0)).ino);
+    for (const ino of made.slice(0, 40)) await m.fs.setattr(ino, { mode: 0o600 });
+    await m.sync();
+    rangesAfterCommit.push(m.cache.cachedRanges());
+  }
+  // each commit wrote 80 or more index items outside the ranges of inodes and directories;
+  // only the seq ranges (one per transaction) may be added for them
+  assert.ok(rangesAfterCommit[7]! - rangesAfterCommit[0]! <= 7 + 2, `cached ranges grew ${rangesAfterCommit.join(" ")}`);
+
+  // the open transaction: its index items are read from the cache alone
+  const seq = m.trans.seq;
+  const ino = (await m.fs.create(dir.ino, "last", 0o100644, 0, 0)).ino;
+  const populates = counters.get("item_populate");
+  const first = await m.cache.next(inodeIndexSeqFirst(seq), inodeIndexSeqLast(seq));
+  assert.ok(first?.key.equals(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, seq, dir.ino)), "the directory's index item comes first");
+  assert.equal(await m.cache.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq, ino)) !== undefined, true);
+  assert.equal(await m.cache.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq, ino + 1)), undefined);
+  assert.equal(counters.get("item_populate"), populates, "nothing read from the forest");
   await m.unmount();
 });

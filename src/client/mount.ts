@@ -80,6 +80,7 @@ export class Mount {
     );
     const cache = new ItemCache(forest, trans, opts.itemCacheBytes ?? 256 * 1024 * 1024);
     log.cache = cache;
+    log.markOpenSeqEmpty();
 
     let inoNext = 0;
     let inoEnd = 0;

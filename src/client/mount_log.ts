@@ -13,6 +13,15 @@
  * new log tree root go to the server, which records it and commits the
  * super block.  The server answers with the next transaction
  * (refilled allocators, new seq), which this adopts.
+ *
+ * A transaction's seq is new to the whole filesystem (the server hands
+ * out each once), so no committed item is keyed by it: the index items of
+ * that seq (inode index keys start with the seq) are known absent, and
+ * the item cache is told so as the transaction opens.  Otherwise every
+ * index item an inode change writes would be outside any cached range,
+ * and the commit would give each one a range of its own (ItemCache
+ * markClean): a range map growing by one or two entries per changed
+ * inode, walked by every later lookup.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import type { LogTrees } from "../format/structs.js";
@@ -20,6 +29,7 @@ import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, type MetaStore } from "../block/store.js";
 import { btreeCountBlocks, btreeLookup, btreeSetSorted, type BtreeItem } from "../btree/btree.js";
 import { combineDeltas } from "../format/tag_items.js";
+import { inodeIndexSeqFirst, inodeIndexSeqLast } from "../format/fs_items.js";
 import { NODE_CAPACITY } from "../btree/node.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import type { MountDataAlloc } from "../alloc/data_alloc.js";
@@ -67,6 +77,11 @@ export class MountLog implements Committer {
     this.treeBlocks = await btreeCountBlocks(this.store, open.lt.itemRoot);
     this.w = new BlockWriter(this.store, this.lists, open.seq);
     this.data.open(this.w, open.lt.dataAvail, open.lt.dataFreed);
+  }
+
+  /** the open transaction's index items are all in the cache: none is committed (see the file comment) */
+  markOpenSeqEmpty(): void {
+    this.cache.markEmpty(inodeIndexSeqFirst(this.seq), inodeIndexSeqLast(this.seq));
   }
 
   hasDirty(): boolean {
@@ -130,6 +145,7 @@ export class MountLog implements Committer {
     const next = await this.server.commitLogTrees(lt);
     this.cache.markClean();
     await this.adopt(next);
+    this.markOpenSeqEmpty();
     await this.afterCommit?.();
     return next.seq;
   }

@@ -385,6 +385,9 @@ export type InodeIndexType = (typeof INODE_INDEX_TYPE)[keyof typeof INODE_INDEX_
 
 export const inodeIndexKey = (type: InodeIndexType, seq: number, ino: number): Key =>
   makeKey(ZONE.inodeIndex, seq, type, ino);
+/** the first and last key of every index item of one seq (of either type) */
+export const inodeIndexSeqFirst = (seq: number): Key => makeKey(ZONE.inodeIndex, seq, 0);
+export const inodeIndexSeqLast = (seq: number): Key => makeKey(ZONE.inodeIndex, seq, 0xff, MAXF, MAXF, 0xff);
 
 export const orphanKey = (ino: number): Key => makeKey(ZONE.orphan, ino, ORPHAN_TYPE);
 export const orphanFirst = (): Key => makeKey(ZONE.orphan, 0, 0);

@@ -442,4 +442,9 @@ export class ItemCache implements FsItems {
   cachedItems(): number {
     return this.items.size;
   }
+
+  /** the number of key ranges known to be completely cached */
+  cachedRanges(): number {
+    return this.ranges.size;
+  }
 }
