@@ -4,6 +4,7 @@ import { simMkfs, simMount } from "./support/sim_fs.js";
 import { counters } from "../src/util/counters.js";
 import { inodeIndexSeqFirst, inodeIndexSeqLast, inodeIndexKey } from "../src/format/fs_items.js";
 import { INODE_INDEX_TYPE } from "../src/format/constants.js";
+import { RealClock } from "../src/util/clock.js";
 
 test("a mount keeps files across commit, unmount and remount, and merges its log tree", async () => {
   const d = await simMkfs();
@@ -148,5 +149,28 @@ test("the index items of the open transaction are known absent until written: no
   assert.equal(await m.cache.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq, ino)) !== undefined, true);
   assert.equal(await m.cache.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq, ino + 1)), undefined);
   assert.equal(counters.get("item_populate"), populates, "nothing read from the forest");
+  await m.unmount();
+});
+
+test("each commit adds the time of its phases to the commit_ms counters", async () => {
+  // a clock that moves 1 ms each time it is read: each phase of a commit then takes exactly 1 ms
+  class SteppingClock extends RealClock {
+    private t = 0;
+    override nowMs(): number {
+      return ++this.t;
+    }
+  }
+  const phases = ["items", "write", "sync", "server", "clean"];
+  const d = await simMkfs();
+  const m = await simMount(d, { clock: new SteppingClock() });
+  const before = phases.map((p) => counters.get(`commit_ms_${p}`));
+  const commitsBefore = counters.get("trans_commit");
+  for (let i = 0; i < 20; i++) await m.fs.create(1, `f${i}`, 0o100644, 0, 0);
+  await m.sync();
+  await m.fs.mkdir(1, "d", 0o40755, 0, 0);
+  await m.sync();
+  const commits = counters.get("trans_commit") - commitsBefore;
+  assert.ok(commits >= 2);
+  assert.deepEqual(phases.map((p, i) => counters.get(`commit_ms_${p}`) - before[i]!), phases.map(() => commits));
   await m.unmount();
 });

@@ -73,7 +73,7 @@ export class Mount {
     const store = new MetaStore(metaDev, server.fsid, opts.blockCacheBytes ?? 256 * 1024 * 1024);
     const forest = new Forest(store, server);
     const dataAlloc = new MountDataAlloc(dataDev);
-    const log = new MountLog(store, metaDev, server, dataAlloc, { dirtyBytesMax: opts.dirtyBytesMax ?? 32 * 1024 * 1024 });
+    const log = new MountLog(store, metaDev, server, dataAlloc, { dirtyBytesMax: opts.dirtyBytesMax ?? 32 * 1024 * 1024 }, clock);
     await log.adopt(await server.getLogTrees(rid));
     const trans = new Trans(log, log.seq, clock, opts.commitIntervalMs ?? 1000, (e) =>
       opts.log?.(`scoutfs: commit failed, every later change fails until remount: ${e.stack ?? e.message}`),

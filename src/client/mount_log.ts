@@ -12,7 +12,9 @@
  * the transaction writes), and only once both devices are synced does the
  * new log tree root go to the server, which records it and commits the
  * super block.  The server answers with the next transaction
- * (refilled allocators, new seq), which this adopts.
+ * (refilled allocators, new seq), which this adopts.  Every operation
+ * waits while a commit runs, so the time of each of its phases is added
+ * to a counter (commit_ms_*, on the mount's clock) for `scoutfs counters`.
  *
  * A transaction's seq is new to the whole filesystem (the server hands
  * out each once), so no committed item is keyed by it: the index items of
@@ -34,6 +36,8 @@ import { NODE_CAPACITY } from "../btree/node.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import type { MountDataAlloc } from "../alloc/data_alloc.js";
 import type { ItemCache } from "../item/cache.js";
+import type { Clock } from "../util/clock.js";
+import { counters } from "../util/counters.js";
 import type { Committer } from "../trans/trans.js";
 import type { OpenLogTrees, ServerApi } from "../net/api.js";
 
@@ -63,6 +67,7 @@ export class MountLog implements Committer {
     private readonly server: ServerApi,
     readonly data: MountDataAlloc,
     private readonly limits: MountLogLimits,
+    private readonly clock: Clock,
   ) {}
 
   async adopt(open: OpenLogTrees): Promise<void> {
@@ -110,6 +115,12 @@ export class MountLog implements Committer {
   }
 
   async commit(): Promise<number> {
+    let phaseStart = this.clock.nowMs();
+    const phaseDone = (name: string) => {
+      const now = this.clock.nowMs();
+      counters.inc(`commit_ms_${name}`, now - phaseStart);
+      phaseStart = now;
+    };
     const w = this.w;
     // every data write of the transaction is done (holds write their data before they end): its sync runs
     // while the items go into the tree; metadata blocks may reach the device first, since nothing refers
@@ -129,10 +140,13 @@ export class MountLog implements Committer {
       items[n++] = { key: it.key, value, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION };
     }
     const root = await btreeSetSorted(w, this.lt.itemRoot, items);
+    phaseDone("items");
     const data = await this.data.flush();
     const heads = await this.lists.saveLists(w);
     await w.writeAll();
+    phaseDone("write");
     await Promise.all([dataSynced, this.metaDev.sync()]);
+    phaseDone("sync");
     const lt: LogTrees = {
       ...this.lt,
       itemRoot: root,
@@ -143,10 +157,12 @@ export class MountLog implements Committer {
       maxItemSeq: Math.max(this.lt.maxItemSeq, this.seq),
     };
     const next = await this.server.commitLogTrees(lt);
+    phaseDone("server");
     this.cache.markClean();
     await this.adopt(next);
     this.markOpenSeqEmpty();
     await this.afterCommit?.();
+    phaseDone("clean");
     return next.seq;
   }
 }
