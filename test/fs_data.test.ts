@@ -245,6 +245,30 @@ test("seqs and data_version follow changes", async () => {
   assertConsistent(t); // exactly one index item per inode per index
 });
 
+test("a read into a lent buffer uses it when it fits, and a new buffer when it does not", async () => {
+  const t = newFs();
+  const f = await t.fs.create(ROOT, "f", 0o644, 0, 0);
+  const data = pattern(64 * BS, 3);
+  await t.fs.write(f.ino, 0, data);
+  const into = Buffer.alloc(16 * BS + BS, 0xaa);
+  // one extent, unaligned: whole blocks are read into the buffer, the result is the asked part of it
+  const got = await t.fs.read(f.ino, 100, 16 * BS, undefined, into);
+  assert.deepEqual(got, data.subarray(100, 100 + 16 * BS));
+  assert.equal(got.buffer, into.buffer);
+  // too small for the blocks the range touches: the lent buffer is left alone
+  const small = Buffer.alloc(16 * BS, 0xaa);
+  const got2 = await t.fs.read(f.ino, 100, 16 * BS, undefined, small);
+  assert.deepEqual(got2, data.subarray(100, 100 + 16 * BS));
+  assert.notEqual(got2.buffer, small.buffer);
+  assert.ok(small.every((b) => b === 0xaa));
+  // a hole in the range: zeros, not the junk the lent buffer held
+  await t.fs.setattr(f.ino, { size: 80 * BS });
+  into.fill(0xaa);
+  const tail = await t.fs.read(f.ino, 60 * BS, 16 * BS, undefined, into);
+  assert.deepEqual(tail, Buffer.concat([data.subarray(60 * BS), Buffer.alloc(12 * BS)]));
+  assertConsistent(t);
+});
+
 test("random writes, truncates and commits match a buffer", async () => {
   const op = fc.oneof(
     fc.record({ k: fc.constant("w" as const), off: fc.integer({ min: 0, max: 40_000 }), len: fc.integer({ min: 1, max: 12_000 }), seed: fc.nat(255) }),
@@ -266,8 +290,12 @@ test("random writes, truncates and commits match a buffer", async () => {
           d.copy(model, o.off);
           d.fill(0xee); // the caller may reuse its buffer once the write returned (FUSE does)
         } else if (o.k === "r") {
-          const got = await t.fs.read(f.ino, o.off, o.len);
-          assert.deepEqual(got, model.subarray(Math.min(o.off, model.length), Math.min(o.off + o.len, model.length)));
+          const want = model.subarray(Math.min(o.off, model.length), Math.min(o.off + o.len, model.length));
+          assert.deepEqual(await t.fs.read(f.ino, o.off, o.len), want);
+          // into a lent buffer holding junk (as FUSE READs are served), which its lender then reuses
+          const into = Buffer.alloc(o.len + BS, 0xaa);
+          assert.deepEqual(await t.fs.read(f.ino, o.off, o.len, undefined, into), want);
+          into.fill(0x55);
         } else if (o.k === "t") {
           await t.fs.setattr(f.ino, { size: o.size });
           model = o.size <= model.length ? Buffer.from(model.subarray(0, o.size)) : Buffer.concat([model, Buffer.alloc(o.size - model.length)]);

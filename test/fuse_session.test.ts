@@ -123,32 +123,40 @@ describe("FUSE session against a real mount", { skip: skip ?? false }, () => {
     assert.equal(sh("sha256sum", p("copy")).split(" ")[0], hash);
   });
 
-  test("large READ replies, written on the threadpool, arrive whole and in place", async () => {
-    const before = (await d.call<Record<string, number>>("counters")).fuse_reply_async ?? 0;
+  test("large READ replies, written on the threadpool, arrive whole and in place, their buffers reused only after", async () => {
+    const c0 = await d.call<Record<string, number>>("counters");
+    const before = c0.fuse_reply_async ?? 0;
     const data = crypto.randomBytes(4 * (1 << 20) + 777);
     fs.writeFileSync(p("large-read"), data);
     // O_DIRECT: every read is a READ request of the caller's size, none is served from the page cache
     const fd = fs.openSync(p("large-read"), fs.constants.O_RDONLY | fs.constants.O_DIRECT);
     try {
-      const got = Buffer.alloc(data.length);
-      // several reads at once, of 1 MiB and of odd sizes, each into its own place
-      const chunks: [number, number][] = [];
-      for (let off = 0; off < data.length; off += 1 << 20) chunks.push([off, Math.min(1 << 20, data.length - off)]);
-      chunks.push([12_345, 300_000]);
-      await Promise.all(
-        chunks.map(
-          ([off, len]) =>
-            new Promise<void>((res, rej) =>
-              fs.read(fd, got, off, len, off, (err, n) => (err ? rej(err) : n !== len ? rej(new Error(`short read at ${off}: ${n}`)) : res())),
-            ),
-        ),
-      );
-      assert.ok(got.equals(data));
+      // rounds of several reads at once, of 1 MiB and of odd sizes, each into its own place: the
+      // daemon serves them into lent buffers, so one handed on before its reply was written would
+      // show another read's bytes here
+      for (let round = 0; round < 4; round++) {
+        const got = Buffer.alloc(data.length);
+        const chunks: [number, number][] = [];
+        for (let off = 0; off < data.length; off += 1 << 20) chunks.push([off, Math.min(1 << 20, data.length - off)]);
+        chunks.push([12_345, 300_000]);
+        await Promise.all(
+          chunks.map(
+            ([off, len]) =>
+              new Promise<void>((res, rej) =>
+                fs.read(fd, got, off, len, off, (err, n) => (err ? rej(err) : n !== len ? rej(new Error(`short read at ${off}: ${n}`)) : res())),
+              ),
+          ),
+        );
+        assert.ok(got.equals(data), `round ${round}`);
+      }
     } finally {
       fs.closeSync(fd);
     }
-    const after = (await d.call<Record<string, number>>("counters")).fuse_reply_async ?? 0;
-    assert.ok(after >= before + 5, `async replies ${before} -> ${after}`);
+    const c1 = await d.call<Record<string, number>>("counters");
+    const after = c1.fuse_reply_async ?? 0;
+    assert.ok(after >= before + 20, `async replies ${before} -> ${after}`);
+    const reused = (c1.fuse_read_buffer_reused ?? 0) - (c0.fuse_read_buffer_reused ?? 0);
+    assert.ok(reused >= 15, `READ buffers reused ${reused} times in 24 READs`);
   });
 
   test("writes at offsets, appends and sparse extension", () => {

@@ -118,8 +118,8 @@ export class MountDataAlloc implements FsData {
     return { avail: this.avail.root, freed: this.freed.root };
   }
 
-  async read(blkno: number, count: number): Promise<Buffer> {
-    return this.dev.read(blkno * DATA_BLOCK_SIZE, count * DATA_BLOCK_SIZE);
+  async read(blkno: number, count: number, into?: Buffer): Promise<Buffer> {
+    return this.dev.read(blkno * DATA_BLOCK_SIZE, count * DATA_BLOCK_SIZE, into);
   }
 
   async write(blkno: number, data: Buffer): Promise<void> {

@@ -14,7 +14,12 @@ import { FsError } from "../util/errors.js";
 
 export interface BlockDevice {
   readonly name: string;
-  read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * length bytes at offset.  into (optional): a buffer the caller lends
+   * for the bytes, used when it holds length; the result is then a view
+   * of it (a hot reader can reuse one buffer instead of a new one per read)
+   */
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   write(offset: number, data: Buffer): Promise<void>;
   sync(): Promise<void>;
   sizeBytes(): number;
@@ -49,8 +54,8 @@ export class FileBlockDevice implements BlockDevice {
     return new FileBlockDevice(path, fh, size);
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);

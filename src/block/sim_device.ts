@@ -52,8 +52,8 @@ export class MemBlockDevice implements BlockDevice {
 
   private static PAGE = 4096;
 
-  private readFrom(pages: Map<number, Buffer>, offset: number, length: number): Buffer {
-    const out = Buffer.alloc(length);
+  private readFrom(pages: Map<number, Buffer>, offset: number, length: number, into?: Buffer): Buffer {
+    const out = into && into.length >= length ? into.subarray(0, length).fill(0) : Buffer.alloc(length);
     let pos = offset;
     while (pos < offset + length) {
       const pg = Math.floor(pos / MemBlockDevice.PAGE);
@@ -85,9 +85,9 @@ export class MemBlockDevice implements BlockDevice {
     }
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.check(offset, length);
-    return this.readFrom(this.current, offset, length);
+    return this.readFrom(this.current, offset, length, into);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {

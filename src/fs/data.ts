@@ -147,19 +147,22 @@ export async function writeData(ctx: FsCtx, ino: number, v: InodeVal, offset: nu
 /**
  * up to length bytes from offset, short at EOF.  A range inside one
  * written extent (the usual sequential read) is the device's buffer
- * itself, without a copy into a zeroed one.
+ * itself, without a copy into a zeroed one.  into (optional): a buffer the
+ * caller lends for the result, which is then a view of it when it is large
+ * enough (the device reads whole blocks: length plus the offset's distance
+ * from its block start, rounded up to blocks); else a new buffer.
  */
-export async function readData(ctx: FsCtx, ino: number, v: InodeVal, offset: number, length: number): Promise<Buffer> {
+export async function readData(ctx: FsCtx, ino: number, v: InodeVal, offset: number, length: number, into?: Buffer): Promise<Buffer> {
   const end = Math.min(v.size, offset + length);
   if (end <= offset) return Buffer.alloc(0);
   const first = Math.floor(offset / BS);
   const last = Math.floor((end - 1) / BS);
   const head = await extentFrom(ctx, ino, first);
   if (head && head.start <= first && extentEnd(head) > last && !isOffline(head) && !isUnwritten(head)) {
-    const buf = await ctx.st.data.read(head.blkno + (first - head.start), last - first + 1);
+    const buf = await ctx.st.data.read(head.blkno + (first - head.start), last - first + 1, into);
     return buf.subarray(offset - first * BS, end - first * BS);
   }
-  const out = Buffer.alloc(end - offset);
+  const out = into && into.length >= end - offset ? into.subarray(0, end - offset).fill(0) : Buffer.alloc(end - offset);
   let blk = first;
   while (blk <= last) {
     const e = blk === first ? head : await extentFrom(ctx, ino, blk);

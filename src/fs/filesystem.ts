@@ -416,8 +416,8 @@ export class Filesystem {
   /* ---------------------------------------------------------------- */
   /* file data                                                         */
 
-  /** waits until the blocks read are online */
-  async read(ino: number, offset: number, length: number, caller?: DataWaitCaller): Promise<Buffer> {
+  /** waits until the blocks read are online; into: a buffer lent for the bytes (readData) */
+  async read(ino: number, offset: number, length: number, caller?: DataWaitCaller, into?: Buffer): Promise<Buffer> {
     checkOffset(offset);
     if (!Number.isSafeInteger(length) || length < 0) throw new FsError("EINVAL", `bad length ${length}`);
     let v: InodeVal | undefined;
@@ -427,7 +427,7 @@ export class Filesystem {
         v = iv;
         checkRegular(iv, "read");
         const wait = await this.offlineWait(ino, iv, offset, Math.min(iv.size, offset + length), DATA_WAIT_OP.read, caller);
-        return wait ? { wait } : { done: await readData(this.ctx, ino, iv, offset, length) };
+        return wait ? { wait } : { done: await readData(this.ctx, ino, iv, offset, length, into) };
       }),
     );
     if (v) await this.maybeTouchAtime(ino, v);

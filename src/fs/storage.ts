@@ -77,7 +77,8 @@ export interface FsData {
   free(blkno: number, count: number): void;
   /** blocks allocated in the open transaction: overwritable in place */
   isFresh(blkno: number): boolean;
-  read(blkno: number, count: number): Promise<Buffer>;
+  /** count blocks from blkno; into: a buffer lent for them, as BlockDevice.read takes it */
+  read(blkno: number, count: number, into?: Buffer): Promise<Buffer>;
   write(blkno: number, data: Buffer): Promise<void>;
   totalBlocks(): number;
   freeBlocks(): number;

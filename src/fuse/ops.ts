@@ -217,8 +217,14 @@ export interface FuseOps {
   link?(ctx: FuseCtx, ino: number, newParent: number, newName: Buffer): Promise<FuseEntry>;
   /** flags: the open(2) flags (O_TRUNC included: ATOMIC_O_TRUNC is negotiated, so truncate here) */
   open?(ctx: FuseCtx, ino: number, flags: number): Promise<FuseOpenReply>;
-  /** at most size bytes; fewer means end of file (unless the file was opened directIo) */
-  read?(ctx: FuseCtx, ino: number, fh: number, offset: number, size: number): Promise<Buffer>;
+  /**
+   * at most size bytes; fewer means end of file (unless the file was
+   * opened directIo).  into: a buffer of at least size bytes (often more)
+   * that the op may fill and return, or return a view of; the session
+   * lends it to this request alone and reuses it once the reply is
+   * written, so the op must not keep it after the promise settles.
+   */
+  read?(ctx: FuseCtx, ino: number, fh: number, offset: number, size: number, into: Buffer): Promise<Buffer>;
   /** returns the bytes written; data is valid only until the promise settles */
   write?(ctx: FuseCtx, ino: number, fh: number, offset: number, data: Buffer, writeFlags: number, openFlags: number): Promise<number>;
   statfs?(ctx: FuseCtx, ino: number): Promise<FuseStatfs>;

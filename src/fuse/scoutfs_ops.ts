@@ -331,10 +331,10 @@ export class ScoutfsFuseOps implements FuseOps {
     return { ...this.entry(a), ...this.openReply(a.ino) };
   }
 
-  async read(ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<Buffer> {
+  async read(ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number, into?: Buffer): Promise<Buffer> {
     const done = this.dataInFlight.add(ino, offset, offset + size);
     try {
-      return await this.fs.read(ino, offset, size, ctx);
+      return await this.fs.read(ino, offset, size, ctx, into);
     } finally {
       done();
     }

@@ -35,7 +35,9 @@
  * writev, mostly the kernel copying the data into the reader's pages, is
  * done on the threadpool, so that copy runs on another core while the
  * event loop serves the next request.  The session ends only once such
- * replies are written.
+ * replies are written.  A READ is lent a buffer to fill (read_buffers.ts),
+ * which returns to the pool when its reply has been written (or the op
+ * failed), never earlier: the kernel may still be copying from it.
  * Notifications (inval inode/entry, delete) are different: the kernel may
  * block them on page locks or the directory's i_rwsem, held by a process
  * that is itself waiting for one of our replies.  So they are written
@@ -115,6 +117,7 @@ import {
   type ProtoState,
   type RequestArgs,
 } from "./protocol.js";
+import { ReadBufferPool } from "./read_buffers.js";
 import { FuseError, errnoName, type FuseConnInfo, type FuseCtx, type FuseEntry, type FuseOpenReply, type FuseOps, type FuseSetattr } from "./ops.js";
 
 export interface SessionOptions {
@@ -170,6 +173,8 @@ const PAGE_SIZE = 4096;
 const DEFAULT_MAX_WRITE = 1 << 20;
 /** replies this large are written on the threadpool (see the file comment) */
 export const ASYNC_REPLY_BYTES = 128 << 10;
+/** free READ buffers kept (1 MiB each): as many as a 16 MiB readahead keeps in flight */
+const READ_BUFFERS_KEPT = 16;
 /** the kernel's default fs.fuse.max_pages_limit */
 const KERNEL_MAX_PAGES = 256;
 /** the longest symlink target the kernel takes in a READLINK reply */
@@ -186,6 +191,8 @@ type Body = Buffer[];
 interface Reply {
   body: Body;
   undo?: () => void;
+  /** called once the body was written or dropped: nothing reads it any more */
+  written?: () => void;
 }
 
 class Request {
@@ -223,6 +230,8 @@ export class FuseSession {
   private readonly log: (msg: string) => void;
   private readonly bufSize: number;
   private readonly freeBufs: Buffer[] = [];
+  /** what READs are served into (read_buffers.ts) */
+  private readonly readBufs: ReadBufferPool;
   private outstanding = 0;
   private started = false;
   private ending = false;
@@ -272,6 +281,9 @@ export class FuseSession {
     };
     this.wantReadahead = this.opts.maxReadahead;
     this.bufSize = Math.max(FUSE_MIN_READ_BUFFER, IN_HEADER_SIZE + WriteIn.size + this.maxWrite + PAGE_SIZE);
+    // a READ asks for at most max_pages pages (negotiate()); a page more lets an op read whole
+    // blocks of an unaligned range into the same buffer
+    this.readBufs = new ReadBufferPool(Math.min(KERNEL_MAX_PAGES, Math.ceil(this.maxWrite / PAGE_SIZE)) * PAGE_SIZE + PAGE_SIZE, READ_BUFFERS_KEPT);
     this.initialized = new Promise((res, rej) => {
       this.resolveInit = res;
       this.rejectInit = rej;
@@ -580,11 +592,12 @@ export class FuseSession {
   }
 
   /** a large reply with nothing to undo, written on the threadpool (see the file comment) */
-  private replyAsync(unique: bigint, parts: Buffer[], len: number): void {
+  private replyAsync(unique: bigint, parts: Buffer[], len: number, written: (() => void) | undefined): void {
     this.asyncReplies++;
     counters.inc("fuse_reply_async");
     fs.writev(this.fd, parts, (err) => {
       this.asyncReplies--;
+      written?.();
       if (err && !this.replyUnwanted(err)) this.replyRefused(unique, len, err);
       this.maybeEnded();
     });
@@ -594,7 +607,15 @@ export class FuseSession {
     let len = 0;
     for (const b of r.body) len += b.length;
     const parts = [encodeOutHeader(unique, 0, len), ...r.body];
-    if (len >= ASYNC_REPLY_BYTES && !r.undo && !this.closed) return this.replyAsync(unique, parts, len);
+    if (len >= ASYNC_REPLY_BYTES && !r.undo && !this.closed) return this.replyAsync(unique, parts, len, r.written);
+    try {
+      this.replySync(unique, r, parts, len);
+    } finally {
+      r.written?.();
+    }
+  }
+
+  private replySync(unique: bigint, r: Reply, parts: Buffer[], len: number): void {
     let delivered: boolean;
     try {
       delivered = this.write(parts);
@@ -887,8 +908,17 @@ export class FuseSession {
       }
       case Opcode.READ: {
         const r = a as RequestArgs[typeof Opcode.READ];
-        const data = await this.need("read").call(ops, ctx, ino, r.fh, r.offset, r.size);
-        return { body: [data.length > r.size ? data.subarray(0, r.size) : data] };
+        const read = this.need("read");
+        // lent to the op, back to the pool once the reply holding it is written (or the op failed)
+        const into = this.readBufs.take(r.size);
+        let data: Buffer;
+        try {
+          data = await read.call(ops, ctx, ino, r.fh, r.offset, r.size, into);
+        } catch (e) {
+          this.readBufs.give(into);
+          throw e;
+        }
+        return { body: [data.length > r.size ? data.subarray(0, r.size) : data], written: () => this.readBufs.give(into) };
       }
       case Opcode.WRITE: {
         const w = a as RequestArgs[typeof Opcode.WRITE];

@@ -564,9 +564,12 @@ export class MemFs implements FuseOps {
     return this.openReply();
   }
 
-  async read(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number): Promise<Buffer> {
+  /** into the session's lent buffer, so the tests through a mount check that it is not reused too early */
+  async read(_ctx: FuseCtx, ino: number, _fh: number, offset: number, size: number, into: Buffer): Promise<Buffer> {
     const i = this.get(ino);
-    return this.readData(i, offset, size);
+    const data = this.readData(i, offset, size);
+    data.copy(into);
+    return into.subarray(0, data.length);
   }
 
   async write(_ctx: FuseCtx, ino: number, _fh: number, offset: number, data: Buffer): Promise<number> {

@@ -172,8 +172,9 @@ export class MemData implements FsData {
     return this.fresh.has(blkno);
   }
 
-  async read(blkno: number, count: number): Promise<Buffer> {
-    const out = Buffer.alloc(count * DATA_BLOCK_SIZE);
+  async read(blkno: number, count: number, into?: Buffer): Promise<Buffer> {
+    const len = count * DATA_BLOCK_SIZE;
+    const out = into && into.length >= len ? into.subarray(0, len).fill(0) : Buffer.alloc(len);
     for (let i = 0; i < count; i++) {
       check(this.allocated.has(blkno + i), `read of unallocated data block ${blkno + i}`);
       this.blocks.get(blkno + i)?.copy(out, i * DATA_BLOCK_SIZE);
