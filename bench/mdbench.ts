@@ -231,7 +231,9 @@ async function mountExt4(tmp: string, seqMiB: number, files: number): Promise<Mo
   const bytes = Math.max(1 << 30, 2 * seqMiB * 2 ** 20 + files * 8192);
   fs.closeSync(fs.openSync(img, "w"));
   fs.truncateSync(img, bytes);
-  sh("mkfs.ext4", ["-q", "-F", img]);
+  // inode tables and journal zeroed now, by mkfs: lazily, a kernel thread (ext4lazyinit) would write
+  // them for minutes after the mount, in the background of whichever target's run came next
+  sh("mkfs.ext4", ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", img]);
   const loop = sh("losetup", ["--find", "--show", img]).trim();
   const detach = { what: `losetup -d ${loop}`, fn: () => void sh("losetup", ["-d", loop]) };
   undo.push(detach);

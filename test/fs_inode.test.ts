@@ -87,6 +87,27 @@ test("unlinked open files are orphans until the last release", async () => {
   assertConsistent(t);
 });
 
+test("createOpen counts the new inode's handle: an unlink queued behind it leaves an open orphan until release", async () => {
+  const t = newFs();
+  // both start before either finishes: the unlink waits for the directory lock the create holds
+  const made = t.fs.createOpen(ROOT, "f", 0o644, 0, 0);
+  const gone = t.fs.unlink(ROOT, "f");
+  const f = await made;
+  await gone;
+  await expectErrno(t.fs.lookup(ROOT, "f"), "ENOENT");
+  const a = await t.fs.getattr(f.ino);
+  assert.equal(a.nlink, 0);
+  assert.equal(a.mode, S_IFREG | 0o644);
+  await t.fs.write(f.ino, 0, Buffer.from("still here"));
+  assert.equal((await t.fs.read(f.ino, 0, 64)).toString(), "still here");
+  assertConsistent(t);
+  await t.fs.release(f.ino);
+  await expectErrno(t.fs.getattr(f.ino), "ENOENT");
+  await expectErrno(t.fs.release(f.ino), "EBADF");
+  assert.equal(t.st.data.allocated.size, 0);
+  assertConsistent(t);
+});
+
 test("deleteOrphans at mount removes what a dead mount left", async () => {
   const t = newFs();
   const f = await t.fs.create(ROOT, "f", 0o644, 0, 0);

@@ -270,6 +270,18 @@ export class Filesystem {
     return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
   }
 
+  /**
+   * create() and open() of the new inode as one step (open(O_CREAT)): the
+   * handle is counted before the directory's lock is let go, so an unlink
+   * racing in between finds the inode open and leaves it an orphan rather
+   * than deleting it under the caller; release() drops the handle.
+   */
+  async createOpen(dir: number, name: Name, mode: number, uid: number, gid: number, umask = 0): Promise<Attr> {
+    const n = checkName(name);
+    const m = createMode(mode);
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev: 0, umask, open: true }));
+  }
+
   async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {
     const n = checkName(name);
     const m = mknodMode(mode);

@@ -86,6 +86,8 @@ export interface NewNode {
   /** taken from the mode unless the directory has a default ACL (never for symlinks) */
   umask: number;
   symlink?: Buffer;
+  /** count an open handle of the new inode (create with open) */
+  open?: boolean;
 }
 
 /** the default ACL a new node in dir inherits (none for symlinks or without ACLs); before hold() */
@@ -128,6 +130,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
     d.ctime = now;
     c.dirty(dir);
     c.flush();
+    if (n.open) env.opens.open(ino);
     return toAttr(ino, v);
   });
 }

@@ -320,8 +320,7 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   async create(ctx: FuseCtx, parent: number, name: Buffer, mode: number, umask: number, _flags: number): Promise<FuseCreateReply> {
-    const a = await this.fs.create(parent, name, S_IFREG | (mode & 0o7777), ctx.uid, ctx.gid, 0, umask);
-    await this.fs.open(a.ino);
+    const a = await this.fs.createOpen(parent, name, S_IFREG | (mode & 0o7777), ctx.uid, ctx.gid, umask);
     return { ...this.entry(a), ...this.openReply(a.ino) };
   }
 
