@@ -12,6 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ItemCache, type ItemSource } from "../src/item/cache.js";
+import { NOT_CACHED } from "../src/fs/storage.js";
 import { ITEM_FLAG_DELETION } from "../src/format/constants.js";
 import { KEY_BYTES, type Key } from "../src/format/key.js";
 import type { BtreeItem } from "../src/btree/btree.js";
@@ -46,6 +47,7 @@ const op = fc.oneof(
 const hex = (k: Key) => k.toString("hex");
 
 test("item cache reads what a map model holds, across commits, evictions and invalidation", async () => {
+  let nowAnswered = 0;
   await fc.assert(
     fc.asyncProperty(
       fc.uniqueArray(keyArb, { minLength: 2, maxLength: 16, selector: hex }),
@@ -80,13 +82,29 @@ test("item cache reads what a map model holds, across commits, evictions and inv
             cache.delete(Buffer.from(K(o.k)));
             model.delete(hex(K(o.k)));
           } else if (o.t === "lookup") {
+            const want = model.get(hex(K(o.k))) && hex(model.get(hex(K(o.k)))!);
+            // at once from memory, or NOT_CACHED; never a different answer
+            const now = cache.lookupNow(K(o.k));
+            if (now !== NOT_CACHED) {
+              assert.deepEqual(now && hex(now), want);
+              nowAnswered++;
+            }
             const got = await cache.lookup(K(o.k));
-            assert.deepEqual(got && hex(got), model.get(hex(K(o.k))) && hex(model.get(hex(K(o.k)))!));
+            assert.deepEqual(got && hex(got), want);
+            // what lookup() just read (or knew) is in memory now
+            assert.notEqual(cache.lookupNow(K(o.k)), NOT_CACHED);
           } else if (o.t === "next" || o.t === "prev") {
             let [a, b] = [K(o.a), K(o.b)];
             if (Buffer.compare(a, b) > 0) [a, b] = [b, a];
             const inRange = sorted().filter((h) => h >= hex(a) && h <= hex(b));
             const want = o.t === "next" ? inRange[0] : inRange[inRange.length - 1];
+            if (o.t === "next") {
+              const now = cache.nextNow(a, b);
+              if (now !== NOT_CACHED) {
+                assert.equal(now && hex(now.key), want);
+                nowAnswered++;
+              }
+            }
             const got = o.t === "next" ? await cache.next(a, b) : await cache.prev(b, a);
             assert.equal(got && hex(got.key), want);
             if (got) assert.ok(got.value.equals(model.get(want!)!));
@@ -98,6 +116,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
         }
         commit();
         const fresh = new ItemCache(forest, trans);
+        for (const k of keys) assert.equal(fresh.lookupNow(k), NOT_CACHED, "a new cache knows nothing without a read");
         for (const k of keys) {
           const got = await fresh.lookup(k);
           assert.equal(got && hex(got), model.get(hex(k)) && hex(model.get(hex(k))!));
@@ -106,6 +125,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
     ),
     { numRuns: 400 },
   );
+  assert.ok(nowAnswered > 20, `lookupNow/nextNow answered ${nowAnswered} times`);
 });
 
 test("committed deletions stay as tombstones until a walk steps over them", async () => {

@@ -5,7 +5,7 @@
  * with next()/prev() one item at a time, so items may be changed while
  * a walk is under way.
  */
-import type { FsItems, FsStorage, ItemKV } from "./storage.js";
+import { NOT_CACHED, type FsItems, type FsStorage, type ItemKV } from "./storage.js";
 import { keyInc, keyDec, type Key } from "../format/key.js";
 
 export interface FsCtx {
@@ -52,8 +52,20 @@ export async function deleteRange(items: FsItems, first: Key, last: Key): Promis
  * visit every item in [first, last] in key order until visit returns
  * false: itemRange without an async generator (whose every step costs
  * promises), for the hot paths: lookups by name, deleting an inode.
+ * While the items are in memory it runs to the end before returning
+ * (undefined, no promise); from the first item that needs a read on, it
+ * goes on asynchronously and returns the promise of the rest.
  */
-export async function forEachItem(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> {
+export function forEachItem(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> | undefined {
+  for (let from = first; ; ) {
+    const kv = items.nextNow(from, last);
+    if (kv === NOT_CACHED) return forEachItemRead(items, from, last, visit);
+    if (!kv || visit(kv) === false || kv.key.equals(last)) return undefined;
+    from = keyInc(kv.key);
+  }
+}
+
+async function forEachItemRead(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> {
   for (let from = first; ; ) {
     const kv = await items.next(from, last);
     if (!kv || visit(kv) === false || kv.key.equals(last)) return;

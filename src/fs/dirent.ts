@@ -34,16 +34,17 @@ import { DIRENT_LAST_POS } from "../format/constants.js";
 import { keySecond } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
-export async function findEntry(ctx: FsCtx, dir: number, name: Buffer): Promise<DirentVal | undefined> {
+/** the entry of name in dir; at once (no promise) when its items are in memory */
+export function findEntry(ctx: FsCtx, dir: number, name: Buffer): DirentVal | undefined | Promise<DirentVal | undefined> {
   const hash = ctx.hash(name);
   let found: DirentVal | undefined;
-  await forEachItem(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash), (kv) => {
+  const reading = forEachItem(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash), (kv) => {
     const d = decodeDirent(kv.value);
     if (!d.name.equals(name)) return true;
     found = d;
     return false;
   });
-  return found;
+  return reading ? reading.then(() => found) : found;
 }
 
 /** add an entry to a loaded directory inode (the caller marks it dirty and sets times); inside hold() */

@@ -32,12 +32,12 @@
  */
 import { Quotas, type QuotaInput, type StoredQuotaRule } from "./quota.js";
 import { QUOTA_OP, type QuotaRule } from "../format/quota_items.js";
-import type { FsStorage } from "./storage.js";
+import { NOT_CACHED, type FsStorage } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
 import { InodeLocks, excl, shared } from "./locks.js";
 import { Mutex } from "../util/mutex.js";
-import { OpInodes, checkRetention, readInode, toAttr } from "./inode.js";
+import { OpInodes, checkRetention, readInode, readInodeNow, toAttr } from "./inode.js";
 import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
 import { checkSymlinkTarget, readSymlink } from "./symlink.js";
@@ -192,7 +192,8 @@ export class Filesystem {
   /* attributes                                                        */
 
   async getattr(ino: number): Promise<Attr> {
-    const v = await readInode(this.ctx, ino);
+    const now = readInodeNow(this.ctx, ino);
+    const v = now === NOT_CACHED ? await readInode(this.ctx, ino) : now;
     if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
     return toAttr(ino, v);
   }

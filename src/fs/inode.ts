@@ -20,7 +20,7 @@
  * The seqs an inode was loaded with are what its index items hold, since
  * only flush() changes seqs.
  */
-import type { ItemKV } from "./storage.js";
+import { NOT_CACHED, type ItemKV, type NotCached } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import type { Attr } from "./types.js";
 import {
@@ -126,6 +126,12 @@ export async function readInode(ctx: FsCtx, ino: number): Promise<InodeVal | und
   return b ? decodeInode(b) : undefined;
 }
 
+/** readInode() at once when the item is in memory, NOT_CACHED when it must be read */
+export function readInodeNow(ctx: FsCtx, ino: number): InodeVal | undefined | NotCached {
+  const b = ctx.items.lookupNow(inodeKey(ino));
+  return b === NOT_CACHED ? NOT_CACHED : b ? decodeInode(b) : undefined;
+}
+
 interface Entry {
   val: InodeVal;
   /**
@@ -140,33 +146,55 @@ interface Entry {
 
 const EMPTY = Buffer.alloc(0);
 
+function mustExist(ino: number, v: InodeVal | undefined): InodeVal {
+  if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
+  return v;
+}
+
+function mustBeLiveDir(ino: number, v: InodeVal): InodeVal {
+  if (!isDirMode(v.mode)) throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
+  if (v.nlink === 0) throw new FsError("ENOENT", `directory ${ino} was removed`);
+  return v;
+}
+
 export class OpInodes {
   private readonly map = new Map<number, Entry>();
 
   constructor(private readonly ctx: FsCtx) {}
 
+  /*
+   * find, get and getLiveDir answer at once (a value, no promise) when the
+   * inode is loaded or its item is in memory, else with a promise; callers
+   * await either.  Their errors are thrown, not returned as rejections.
+   */
+
   /** the inode if it exists (items of deleted inodes are gone) */
-  async find(ino: number): Promise<InodeVal | undefined> {
+  find(ino: number): InodeVal | undefined | Promise<InodeVal | undefined> {
     const e = this.map.get(ino);
     if (e) return e.val;
-    const val = await readInode(this.ctx, ino);
+    const now = readInodeNow(this.ctx, ino);
+    if (now !== NOT_CACHED) return this.loaded(ino, now);
+    return readInode(this.ctx, ino).then((v) => this.loaded(ino, v));
+  }
+
+  private loaded(ino: number, val: InodeVal | undefined): InodeVal | undefined {
     if (!val) return undefined;
+    // loaded meanwhile (two finds of one inode in flight): the first load is the op's object
+    const e = this.map.get(ino);
+    if (e) return e.val;
     this.map.set(ino, { val, stored: { metaSeq: val.metaSeq, dataSeq: val.dataSeq }, dirty: false, data: false });
     return val;
   }
 
-  async get(ino: number): Promise<InodeVal> {
-    const v = await this.find(ino);
-    if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
-    return v;
+  get(ino: number): InodeVal | Promise<InodeVal> {
+    const v = this.find(ino);
+    return v instanceof Promise ? v.then((x) => mustExist(ino, x)) : mustExist(ino, v);
   }
 
   /** a directory that still has a name: ENOENT, ENOTDIR otherwise */
-  async getLiveDir(ino: number): Promise<InodeVal> {
-    const v = await this.get(ino);
-    if (!isDirMode(v.mode)) throw new FsError("ENOTDIR", `inode ${ino} is not a directory`);
-    if (v.nlink === 0) throw new FsError("ENOENT", `directory ${ino} was removed`);
-    return v;
+  getLiveDir(ino: number): InodeVal | Promise<InodeVal> {
+    const v = this.get(ino);
+    return v instanceof Promise ? v.then((x) => mustBeLiveDir(ino, x)) : mustBeLiveDir(ino, v);
   }
 
   /** a new inode, written by the next flush() */

@@ -32,10 +32,22 @@ export interface ItemKV {
   value: Buffer;
 }
 
+/** what lookupNow/nextNow answer when the answer needs a read first: call lookup/next */
+export const NOT_CACHED: unique symbol = Symbol("not cached");
+export type NotCached = typeof NOT_CACHED;
+
 export interface FsItems {
   lookup(key: Key): Promise<Buffer | undefined>;
   /** the first item with first <= key <= last */
   next(first: Key, last: Key): Promise<ItemKV | undefined>;
+  /**
+   * lookup() and next() answered at once when no read is needed (the
+   * usual case for a warm cache), NOT_CACHED otherwise.  They let the hot
+   * paths skip a promise per call; the answer is the one the async call
+   * would give.
+   */
+  lookupNow(key: Key): Buffer | undefined | NotCached;
+  nextNow(first: Key, last: Key): ItemKV | undefined | NotCached;
   /** the last item with first <= key <= last */
   prev(last: Key, first: Key): Promise<ItemKV | undefined>;
   /** create or replace; inside hold() only */

@@ -40,12 +40,14 @@
  * unsorted list (an append per newly dirty item, not a tree insert) that
  * is put in key order once, when a commit asks for them; markClean walks
  * them in that order and asks the range map only when a key leaves the
- * range that held the previous one.
+ * range that held the previous one.  lookupNow/nextNow answer from memory
+ * without a promise (NOT_CACHED when a read is needed); lookup/next are
+ * them plus the read.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import { KEY_BYTES, KEY_MAX, type Key } from "../format/key.js";
 import { combineDeltas, isDeltaKey } from "../format/tag_items.js";
-import type { FsItems, ItemKV } from "../fs/storage.js";
+import { NOT_CACHED, type FsItems, type ItemKV, type NotCached } from "../fs/storage.js";
 import type { ForestRange } from "../forest/forest.js";
 import { SortedMap } from "../util/sorted_map.js";
 import { assert } from "../util/errors.js";
@@ -185,32 +187,52 @@ export class ItemCache implements FsItems {
     this.evict(this.ranges.getPairOrNextLower(s)![0]);
   }
 
-  async lookup(key: Key): Promise<Buffer | undefined> {
+  lookupNow(key: Key): Buffer | undefined | NotCached {
     const ks = keyLatin1(key);
+    const it = this.items.get(ks);
+    if (it) {
+      counters.inc("item_lookup_hit");
+      return it.value ?? undefined;
+    }
+    if (this.rangeContaining(ks)) {
+      counters.inc("item_lookup_negative");
+      return undefined;
+    }
+    return NOT_CACHED;
+  }
+
+  async lookup(key: Key): Promise<Buffer | undefined> {
     for (;;) {
-      const it = this.items.get(ks);
-      if (it) {
-        counters.inc("item_lookup_hit");
-        return it.value ?? undefined;
-      }
-      if (this.rangeContaining(ks)) {
-        counters.inc("item_lookup_negative");
-        return undefined;
-      }
+      const v = this.lookupNow(key);
+      if (v !== NOT_CACHED) return v;
       await this.populate(key, groupEnd(key));
     }
+  }
+
+  nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
+    const r = this.nextFrom(keyLatin1(first), keyLatin1(last));
+    return typeof r === "string" ? NOT_CACHED : r;
   }
 
   async next(first: Key, last: Key): Promise<ItemKV | undefined> {
     const lastS = keyLatin1(last);
     let cur = keyLatin1(first);
     for (;;) {
+      const r = this.nextFrom(cur, lastS);
+      if (typeof r !== "string") return r;
+      // read from where the cached part ended, and go on from there (not from first: what was
+      // walked may be evicted by this read, and walking it again could read forever)
+      cur = r;
+      await this.populate(latin1Key(cur), last);
+    }
+  }
+
+  /** next() as far as cached ranges answer: the item or undefined, or the key string where a read is needed */
+  private nextFrom(cur: string, lastS: string): ItemKV | undefined | string {
+    for (;;) {
       if (cur > lastS) return undefined;
       const rng = this.rangeContaining(cur);
-      if (!rng) {
-        await this.populate(latin1Key(cur), last);
-        continue;
-      }
+      if (!rng) return cur;
       const stop = minS(rng.end, lastS);
       // pair by pair (deletions are skipped): the first is usually the answer, so no iterator
       for (let p = this.items.getPairOrNextHigher(cur); p && p[0] <= stop; p = this.items.nextHigherPair(p[0])) {

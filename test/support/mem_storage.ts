@@ -14,7 +14,7 @@
  * number of times, so concurrent operations interleave at their awaits.
  */
 import { SortedMap } from "../../src/util/sorted_map.js";
-import type { CommittedItems, DataExtent, FsClock, FsData, FsItems, FsStorage, FsTrans, ItemKV } from "../../src/fs/storage.js";
+import { NOT_CACHED, type CommittedItems, type DataExtent, type FsClock, type FsData, type FsItems, type FsStorage, type FsTrans, type ItemKV, type NotCached } from "../../src/fs/storage.js";
 import { KEY_BYTES, type Key } from "../../src/format/key.js";
 import { BTREE_MAX_VAL_LEN, DATA_BLOCK_SIZE, FORMAT_VERSION_MAX, ROOT_INO } from "../../src/format/constants.js";
 import { makeRootInodeItems } from "../../src/fs/inode.js";
@@ -79,6 +79,20 @@ export class MemItems implements FsItems {
 
   async next(first: Key, last: Key): Promise<ItemKV | undefined> {
     await this.maybeYield();
+    const p = this.map.getPairOrNextHigher(first);
+    if (!p || Buffer.compare(p[0], last) > 0) return undefined;
+    return { key: Buffer.from(p[0]), value: Buffer.from(p[1]) };
+  }
+
+  // with jitter every read must go through the async calls, whose yields let other operations in
+  lookupNow(key: Key): Buffer | undefined | NotCached {
+    if (this.jitter) return NOT_CACHED;
+    const v = this.map.get(key);
+    return v ? Buffer.from(v) : undefined;
+  }
+
+  nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
+    if (this.jitter) return NOT_CACHED;
     const p = this.map.getPairOrNextHigher(first);
     if (!p || Buffer.compare(p[0], last) > 0) return undefined;
     return { key: Buffer.from(p[0]), value: Buffer.from(p[1]) };
