@@ -51,7 +51,7 @@ test("timed commits are spaced by what the last commit cost", async () => {
   assert.deepEqual(clock.timers.map((x) => x.ms), [1000]);
 
   for (const [cost, next] of [
-    [200, 200 / TIMED_COMMIT_SHARE], // an expensive commit pushes the next one out
+    [100, 100 / TIMED_COMMIT_SHARE], // an expensive commit pushes the next one out
     [5, 1000], // a cheap one: the interval again
     [2000, 10_000], // never further apart than the maximum
   ] as const) {

@@ -16,6 +16,7 @@
  * and offline block counts from what insert/punch report.
  */
 import type { FsCtx } from "./context.js";
+import type { ItemKV } from "./storage.js";
 import { forEachItem, itemRange } from "./context.js";
 import {
   EXTENT_FLAG,
@@ -112,14 +113,18 @@ export async function punchExtents(ctx: FsCtx, ino: number, start: number, end: 
   const removed: BlockCounts = { online: 0, offline: 0 };
   if (end <= start) return removed;
   const found: Extent[] = [];
-  const first = await extentFrom(ctx, ino, start);
-  if (!first || first.start >= end) return removed;
-  found.push(first);
-  if (extentEnd(first) < end) {
-    const lastKey = extentKey(ino, Math.min(end - 1, BLOCK_LIMIT));
-    await forEachItem(ctx.items, extentKey(ino, extentEnd(first)), lastKey, (kv) => {
-      found.push(toExtent(kv.key, kv.value));
-    });
+  const lastKey = extentKey(ino, Math.min(end - 1, BLOCK_LIMIT));
+  const collect = (kv: ItemKV): void => void found.push(toExtent(kv.key, kv.value));
+  if (start === 0) {
+    // from block 0 (deleting a file, truncating to 0) no extent can start before the range:
+    // every extent that starts in it is in it, found by one walk without looking back
+    await forEachItem(ctx.items, extentFirst(ino), lastKey, collect);
+    if (found.length === 0) return removed;
+  } else {
+    const first = await extentFrom(ctx, ino, start);
+    if (!first || first.start >= end) return removed;
+    found.push(first);
+    if (extentEnd(first) < end) await forEachItem(ctx.items, extentKey(ino, extentEnd(first)), lastKey, collect);
   }
   for (const e of found) {
     const cutStart = Math.max(start, e.start);

@@ -23,7 +23,7 @@ import { FsError, rethrowBugs } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 
 /** the share of time that timed commits may take under load (each one blocks every hold while it runs) */
-export const TIMED_COMMIT_SHARE = 0.05;
+export const TIMED_COMMIT_SHARE = 0.02;
 
 export interface Committer {
   /** write everything dirty, make it durable, return the next transaction's seq */
