@@ -32,12 +32,12 @@
  */
 import { Quotas, type QuotaInput, type StoredQuotaRule } from "./quota.js";
 import { QUOTA_OP, type QuotaRule } from "../format/quota_items.js";
-import { NOT_CACHED, type FsStorage } from "./storage.js";
+import type { FsStorage } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
 import { InodeLocks, excl, shared } from "./locks.js";
 import { Mutex } from "../util/mutex.js";
-import { OpInodes, checkRetention, readInode, readInodeNow, toAttr } from "./inode.js";
+import { OpInodes, checkRetention, readInode, toAttr } from "./inode.js";
 import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
 import { checkSymlinkTarget, readSymlink } from "./symlink.js";
@@ -192,8 +192,7 @@ export class Filesystem {
   /* attributes                                                        */
 
   async getattr(ino: number): Promise<Attr> {
-    const now = readInodeNow(this.ctx, ino);
-    const v = now === NOT_CACHED ? await readInode(this.ctx, ino) : now;
+    const v = await readInode(this.ctx, ino);
     if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
     return toAttr(ino, v);
   }
@@ -266,9 +265,7 @@ export class Filesystem {
    */
 
   async create(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {
-    const n = checkName(name);
-    const m = createMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
+    return this.makeFile(dir, name, mode, uid, gid, rdev, umask, false);
   }
 
   /**
@@ -278,9 +275,13 @@ export class Filesystem {
    * than deleting it under the caller; release() drops the handle.
    */
   async createOpen(dir: number, name: Name, mode: number, uid: number, gid: number, umask = 0): Promise<Attr> {
+    return this.makeFile(dir, name, mode, uid, gid, 0, umask, true);
+  }
+
+  private makeFile(dir: number, name: Name, mode: number, uid: number, gid: number, rdev: number, umask: number, open: boolean): Promise<Attr> {
     const n = checkName(name);
     const m = createMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev: 0, umask, open: true }));
+    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask, open }));
   }
 
   async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {

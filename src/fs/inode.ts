@@ -20,7 +20,7 @@
  * The seqs an inode was loaded with are what its index items hold, since
  * only flush() changes seqs.
  */
-import { NOT_CACHED, type ItemKV, type NotCached } from "./storage.js";
+import { NOT_CACHED, type ItemKV } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import type { Attr } from "./types.js";
 import {
@@ -121,15 +121,12 @@ export function toAttr(ino: number, v: InodeVal): Attr {
   };
 }
 
-export async function readInode(ctx: FsCtx, ino: number): Promise<InodeVal | undefined> {
-  const b = await ctx.items.lookup(inodeKey(ino));
-  return b ? decodeInode(b) : undefined;
-}
-
-/** readInode() at once when the item is in memory, NOT_CACHED when it must be read */
-export function readInodeNow(ctx: FsCtx, ino: number): InodeVal | undefined | NotCached {
-  const b = ctx.items.lookupNow(inodeKey(ino));
-  return b === NOT_CACHED ? NOT_CACHED : b ? decodeInode(b) : undefined;
+/** the inode's value (undefined: none): at once when its item is in memory, else the promise of a read */
+export function readInode(ctx: FsCtx, ino: number): InodeVal | undefined | Promise<InodeVal | undefined> {
+  const key = inodeKey(ino);
+  const b = ctx.items.lookupNow(key);
+  if (b !== NOT_CACHED) return b ? decodeInode(b) : undefined;
+  return ctx.items.lookup(key).then((read) => (read ? decodeInode(read) : undefined));
 }
 
 interface Entry {
@@ -172,9 +169,8 @@ export class OpInodes {
   find(ino: number): InodeVal | undefined | Promise<InodeVal | undefined> {
     const e = this.map.get(ino);
     if (e) return e.val;
-    const now = readInodeNow(this.ctx, ino);
-    if (now !== NOT_CACHED) return this.loaded(ino, now);
-    return readInode(this.ctx, ino).then((v) => this.loaded(ino, v));
+    const v = readInode(this.ctx, ino);
+    return v instanceof Promise ? v.then((x) => this.loaded(ino, x)) : this.loaded(ino, v);
   }
 
   private loaded(ino: number, val: InodeVal | undefined): InodeVal | undefined {

@@ -71,31 +71,34 @@ export class MemItems implements FsItems {
     for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
   }
 
-  async lookup(key: Key): Promise<Buffer | undefined> {
-    await this.maybeYield();
+  private found(key: Key): Buffer | undefined {
     const v = this.map.get(key);
     return v ? Buffer.from(v) : undefined;
+  }
+
+  private foundNext(first: Key, last: Key): ItemKV | undefined {
+    const p = this.map.getPairOrNextHigher(first);
+    if (!p || Buffer.compare(p[0], last) > 0) return undefined;
+    return { key: Buffer.from(p[0]), value: Buffer.from(p[1]) };
+  }
+
+  async lookup(key: Key): Promise<Buffer | undefined> {
+    await this.maybeYield();
+    return this.found(key);
   }
 
   async next(first: Key, last: Key): Promise<ItemKV | undefined> {
     await this.maybeYield();
-    const p = this.map.getPairOrNextHigher(first);
-    if (!p || Buffer.compare(p[0], last) > 0) return undefined;
-    return { key: Buffer.from(p[0]), value: Buffer.from(p[1]) };
+    return this.foundNext(first, last);
   }
 
   // with jitter every read must go through the async calls, whose yields let other operations in
   lookupNow(key: Key): Buffer | undefined | NotCached {
-    if (this.jitter) return NOT_CACHED;
-    const v = this.map.get(key);
-    return v ? Buffer.from(v) : undefined;
+    return this.jitter ? NOT_CACHED : this.found(key);
   }
 
   nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
-    if (this.jitter) return NOT_CACHED;
-    const p = this.map.getPairOrNextHigher(first);
-    if (!p || Buffer.compare(p[0], last) > 0) return undefined;
-    return { key: Buffer.from(p[0]), value: Buffer.from(p[1]) };
+    return this.jitter ? NOT_CACHED : this.foundNext(first, last);
   }
 
   async prev(last: Key, first: Key): Promise<ItemKV | undefined> {
