@@ -57,7 +57,7 @@ test("release frees blocks and leaves offline extents; stage brings the same byt
   assert.deepEqual(await t.fs.fiemap(ino), [{ start: 0, len: 11, blkno: 0, flags: EXTENT_FLAG.offline }]);
   await t.fs.fsync(ino);
   assert.equal(t.st.data.freeBlocks(), freeBefore + 11, "released blocks are free after the commit");
-  assertConsistent(t);
+  await assertConsistent(t);
 
   // staged in two parts: the second ends at the size, not on a block boundary
   assert.equal(await t.fs.stage(ino, 0, data.subarray(0, 4 * BS), before.dataVersion), 4 * BS);
@@ -71,7 +71,7 @@ test("release frees blocks and leaves offline extents; stage brings the same byt
   assert.deepEqual(st.ctime, before.ctime);
   assert.equal(st.dataSeq, before.dataSeq);
   assert.deepEqual(await t.fs.read(ino, 0, data.length + 10), data);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("release: ranges past the size, holes, offline blocks, and the errors of the original", async () => {
@@ -97,7 +97,7 @@ test("release: ranges past the size, holes, offline blocks, and the errors of th
   const sv = (await t.fs.getattr(sparse.ino)).dataVersion;
   await t.fs.releaseBlocks(sparse.ino, 0, 8 * BS, sv);
   assert.deepEqual(await t.fs.fiemap(sparse.ino), [{ start: 3, len: 1, blkno: 0, flags: EXTENT_FLAG.offline }]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("a fully released file loses the extents past its size", async () => {
@@ -115,7 +115,7 @@ test("a fully released file loses the extents past its size", async () => {
   assert.equal(b.onlineBlocks, 0);
   assert.equal(b.offlineBlocks, 1);
   assert.deepEqual(await t.fs.fiemap(ino), [{ start: 0, len: 1, blkno: 0, flags: EXTENT_FLAG.offline }]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("every combination of three one-block releases in a five-block file merges offline extents", async () => {
@@ -143,7 +143,7 @@ test("every combination of three one-block releases in a five-block file merges 
         const st = await t.fs.getattr(ino);
         assert.equal(st.offlineBlocks, offline.size);
         assert.equal(st.onlineBlocks, 5 - offline.size);
-        assertConsistent(t);
+        await assertConsistent(t);
       }
     }
   }
@@ -169,7 +169,7 @@ test("stage: the original's argument rules", async () => {
   want.fill(7, BS, 2 * BS);
   assert.deepEqual(await t.fs.read(ino, 0, data.length), want);
   assert.equal((await t.fs.getattr(ino)).dataVersion, v);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("reads wait for offline blocks: listed once per block, woken by staging, failed by data-wait-err, interrupted", async () => {
@@ -221,7 +221,7 @@ test("reads wait for offline blocks: listed once per block, woken by staging, fa
   await t.fs.stage(ino, BS, data.subarray(BS), v);
   assert.deepEqual(await r1, data);
   assert.equal(t.fs.waiters.size, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("a task whose wait was failed gets the errno at once on its retry (the kernel re-reads a failed page); other tasks wait", async () => {
@@ -301,7 +301,7 @@ test("writes wait until the whole file is online, size changes until the blocks 
   await t.fs.releaseBlocks(ino, 0, BS, a.dataVersion);
   await t.fs.setattr(ino, { size: 0 });
   assert.equal((await t.fs.getattr(ino)).offlineBlocks, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("punch-offline turns offline extents into holes and stops at a mapped block", async () => {
@@ -325,7 +325,7 @@ test("punch-offline turns offline extents into holes and stops at a mapped block
   assert.equal(a.dataVersion, v);
   await expectErrno(t.fs.punchOffline(ino, 0, BS, v + 1), "ESTALE");
   await expectErrno(t.fs.punchOffline(ino, 10, BS, v), "EOVERFLOW");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("setattr-more makes offline files, with the original's rules", async () => {
@@ -359,7 +359,7 @@ test("setattr-more makes offline files, with the original's rules", async () => 
   const e = await t.fs.create(ROOT, "e", 0o644, 0, 0);
   const ea = await t.fs.setattrMore(e.ino, { dataVersion: 0, size: 0, offline: false, ctime, crtime });
   assert.deepEqual([ea.ctime, ea.crtime, ea.dataVersion], [ctime, crtime, 0]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("move-blocks: extents change files, sizes keep the source's partial block, the errors of the original", async () => {
@@ -382,7 +382,7 @@ test("move-blocks: extents change files, sizes keep the source's partial block, 
   assert.deepEqual(await t.fs.read(to, 2 * BS, 3 * BS), data.subarray(3 * BS));
   assert.deepEqual(await t.fs.read(to, BS, BS), Buffer.alloc(BS), "the hole between stays a hole");
   assert.deepEqual(await t.fs.read(from, 3 * BS, 3 * BS), Buffer.alloc(2 * BS + 123), "the source has holes now");
-  assertConsistent(t);
+  await assertConsistent(t);
 
   await expectErrno(t.fs.moveBlocks(from, to, { fromOff: 0, len: BS, toOff: 2 * BS, stage: false, dataVersion: 0 }), "EINVAL"); // overlaps
   await expectErrno(t.fs.moveBlocks(from, from, { fromOff: 0, len: BS, toOff: 9 * BS, stage: false, dataVersion: 0 }), "EINVAL");
@@ -404,7 +404,7 @@ test("move-blocks: extents change files, sizes keep the source's partial block, 
   assert.deepEqual(await waiting, data.subarray(0, BS), "staging by moving wakes the reader");
   const oa = await t.fs.getattr(off.ino);
   assert.deepEqual([oa.dataVersion, oa.onlineBlocks, oa.offlineBlocks, oa.size], [5, 1, 1, 2 * BS]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("release, stage, punch-offline and writes in any order match a model of bytes and block states", async () => {
@@ -467,7 +467,7 @@ test("release, stage, punch-offline and writes in any order match a model of byt
           assert.deepEqual(await t.fs.read(ino, i * BS, BS), bytes.subarray(i * BS, (i + 1) * BS), `block ${i}`);
         }
       }
-      assertConsistent(t);
+      await assertConsistent(t);
     }),
     { numRuns: 150, seed: 4242 },
   );

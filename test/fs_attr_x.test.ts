@@ -27,7 +27,7 @@ test("get-attr-x reports the inode's fields; set-attr-x applies only what the ma
   assert.ok(a.dataSeq > 0, "a data_version set moves data_seq");
   await t.fs.setAttrX(f.ino, { mask: IAX.projectId, projectId: (1n << 64n) - 1n });
   assert.equal((await t.fs.getAttrX(f.ino)).projectId, (1n << 64n) - 1n, "the whole u64 range");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("set-attr-x refuses what the original refuses", async () => {
@@ -41,7 +41,7 @@ test("set-attr-x refuses what the original refuses", async () => {
   await expectErrno(t.fs.setAttrX(f.ino, { mask: 1 << 12 }), "EINVAL");
   await t.fs.write(f.ino, 0, Buffer.from("x"));
   await expectErrno(t.fs.setAttrX(f.ino, { mask: IAX.dataVersion, dataVersion: 3 }), "EINVAL");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("retention refuses every change of the file but hidden xattrs and its own clearing", async () => {
@@ -74,7 +74,7 @@ test("retention refuses every change of the file but hidden xattrs and its own c
   await t.fs.removexattr(f.ino, "scoutfs.hide.srch.retention_test", ADMIN);
   await t.fs.unlink(ROOT, "file-2");
   await t.fs.unlink(ROOT, "another-name");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("new inodes take the project id of their directory, O_TMPFILE ones too; a cleared id stops it", async () => {
@@ -94,7 +94,7 @@ test("new inodes take the project id of their directory, O_TMPFILE ones too; a c
   const after = await t.fs.create(dir.ino, "another-file", 0o100644, 0, 0);
   assert.equal((await t.fs.getAttrX(after.ino)).projectId, 0n);
   await t.fs.release(tmp.ino);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("a format version 1 filesystem refuses retention, project ids, quotas and indx. tags (EOPNOTSUPP)", async () => {

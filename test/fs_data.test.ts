@@ -28,7 +28,7 @@ test("write and read back, short reads at EOF", async () => {
   assert.equal(a.blocks, 8);
   assert.equal(a.onlineBlocks, 1);
   assert.equal(await t.fs.write(f.ino, 0, Buffer.alloc(0)), 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("large writes across blocks, sequential writes merge into one extent", async () => {
@@ -41,7 +41,7 @@ test("large writes across blocks, sequential writes merge into one extent", asyn
   const exts = await listExtents(t.fs.ctx, f.ino);
   assert.equal(exts.length, 1);
   assert.equal(exts[0]!.len, Math.ceil(300_000 / BS));
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("committed blocks are copied on write, fresh ones overwritten in place", async () => {
@@ -67,7 +67,7 @@ test("committed blocks are copied on write, fresh ones overwritten in place", as
   assert.equal((await t.fs.getattr(f.ino)).onlineBlocks, 5);
   await t.fs.fsync(f.ino);
   assert.equal(t.st.data.pendingFree.size, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("sparse files: holes read as zeros, SEEK_DATA and SEEK_HOLE", async () => {
@@ -94,7 +94,7 @@ test("sparse files: holes read as zeros, SEEK_DATA and SEEK_HOLE", async () => {
   await t.fs.setattr(f.ino, { size: 30 * BS });
   await expectErrno(t.fs.lseek(f.ino, 22 * BS, SEEK_DATA), "ENXIO");
   assert.equal(await t.fs.lseek(f.ino, 22 * BS, SEEK_HOLE), 22 * BS);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("truncate frees blocks and zeroes the tail", async () => {
@@ -115,7 +115,7 @@ test("truncate frees blocks and zeroes the tail", async () => {
     await t.fs.setattr(f.ino, { size: 0 });
     assert.equal((await t.fs.getattr(f.ino)).onlineBlocks, 0);
     assert.equal(t.st.data.allocated.size, 0);
-    assertConsistent(t);
+    await assertConsistent(t);
   }
 });
 
@@ -146,17 +146,17 @@ test("fallocate allocates unwritten blocks that read as zeros", async () => {
   await t.fs.fsync(f.ino);
   await t.fs.write(f.ino, 2 * BS + 1, Buffer.from("def")); // committed unwritten block: copied
   assert.equal((await t.fs.read(f.ino, 2 * BS, 5)).toString("hex"), "0064656600");
-  assertConsistent(t);
+  await assertConsistent(t);
   // keep size: blocks beyond EOF
   await t.fs.fallocate(f.ino, FALLOC_FL_KEEP_SIZE, 10 * BS, BS);
   a = await t.fs.getattr(f.ino);
   assert.equal(a.size, 100 + 3 * BS);
   assert.equal(a.onlineBlocks, 5);
-  assertConsistent(t);
+  await assertConsistent(t);
   // truncating drops blocks beyond EOF too
   await t.fs.setattr(f.ino, { size: 2 * BS });
   assert.equal((await t.fs.getattr(f.ino)).onlineBlocks, 2);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("fallocate errors", async () => {
@@ -190,7 +190,7 @@ test("read and write errors and limits", async () => {
   await expectErrno(t.fs.setattr(s.ino, { size: 0 }), "EINVAL");
   await expectErrno(t.fs.setattr(f.ino, { size: -1 }), "EINVAL");
   await t.fs.setattr(f.ino, { size: 0 });
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("ENOSPC: partial writes and no leaks", async () => {
@@ -211,7 +211,7 @@ test("ENOSPC: partial writes and no leaks", async () => {
   const a = await t.fs.getattr(g.ino);
   assert.equal(a.onlineBlocks, 1, "what was allocated before ENOSPC stays");
   assert.equal(a.size, BS);
-  assertConsistent(t);
+  await assertConsistent(t);
   const sf = await t.fs.statfs();
   assert.equal(sf.type, 0x554f4353);
   assert.equal(sf.namelen, 255);
@@ -242,7 +242,7 @@ test("seqs and data_version follow changes", async () => {
   assert.deepEqual(a.mtime, a.ctime);
   await t.fs.write(f.ino, 1, Buffer.from("y"));
   assert.equal((await t.fs.getattr(f.ino)).dataVersion, 2);
-  assertConsistent(t); // exactly one index item per inode per index
+  await assertConsistent(t); // exactly one index item per inode per index
 });
 
 test("a read into a lent buffer uses it when it fits, and a new buffer when it does not", async () => {
@@ -266,7 +266,7 @@ test("a read into a lent buffer uses it when it fits, and a new buffer when it d
   into.fill(0xaa);
   const tail = await t.fs.read(f.ino, 60 * BS, 16 * BS, undefined, into);
   assert.deepEqual(tail, Buffer.concat([data.subarray(60 * BS), Buffer.alloc(12 * BS)]));
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("random writes, truncates and commits match a buffer", async () => {
@@ -308,7 +308,7 @@ test("random writes, truncates and commits match a buffer", async () => {
         assert.equal((await t.fs.getattr(f.ino)).size, model.length);
       }
       assert.deepEqual(await t.fs.read(f.ino, 0, model.length + 10), model);
-      assertConsistent(t);
+      await assertConsistent(t);
     }),
     { numRuns: 150 },
   );

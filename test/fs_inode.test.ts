@@ -36,7 +36,7 @@ test("setattr: mode, owner, times", async () => {
   await expectErrno(t.fs.setattr(9999, { uid: 1 }), "ENOENT");
   assert.deepEqual(await t.fs.getattr(f.ino), a);
   assert.equal(a.crtime.sec, f.crtime.sec, "crtime never changes");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("truncate sets mtime and ctime and moves data_seq", async () => {
@@ -47,7 +47,7 @@ test("truncate sets mtime and ctime and moves data_seq", async () => {
   assert.ok(ns(a.mtime) > ns(f.mtime));
   assert.equal(a.dataSeq, t.st.trans.seq);
   assert.equal(a.dataVersion, 0, "same size: data_version stays");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("every inode has exactly one index item per index", async () => {
@@ -63,7 +63,7 @@ test("every inode has exactly one index item per index", async () => {
   assert.ok(await items.lookup(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, seq1, f.ino)));
   assert.ok(await items.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq1, f.ino)));
   assert.equal(await items.lookup(inodeIndexKey(INODE_INDEX_TYPE.dataSeq, seq1, ROOT)), undefined);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("unlinked open files are orphans until the last release", async () => {
@@ -76,7 +76,7 @@ test("unlinked open files are orphans until the last release", async () => {
   assert.equal((await t.fs.getattr(f.ino)).nlink, 0);
   await t.fs.write(f.ino, 20000, Buffer.from("more"));
   assert.equal((await t.fs.read(f.ino, 19998, 10)).toString("hex"), "03036d6f7265");
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.release(f.ino);
   assert.equal((await t.fs.getattr(f.ino)).size, 20004);
   await t.fs.release(f.ino);
@@ -84,7 +84,7 @@ test("unlinked open files are orphans until the last release", async () => {
   await expectErrno(t.fs.release(f.ino), "EBADF");
   await expectErrno(t.fs.open(f.ino), "ENOENT");
   assert.equal(t.st.data.allocated.size, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("createOpen counts the new inode's handle: an unlink queued behind it leaves an open orphan until release", async () => {
@@ -100,12 +100,12 @@ test("createOpen counts the new inode's handle: an unlink queued behind it leave
   assert.equal(a.mode, S_IFREG | 0o644);
   await t.fs.write(f.ino, 0, Buffer.from("still here"));
   assert.equal((await t.fs.read(f.ino, 0, 64)).toString(), "still here");
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.release(f.ino);
   await expectErrno(t.fs.getattr(f.ino), "ENOENT");
   await expectErrno(t.fs.release(f.ino), "EBADF");
   assert.equal(t.st.data.allocated.size, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("deleteOrphans at mount removes what a dead mount left", async () => {
@@ -129,7 +129,7 @@ test("deleteOrphans at mount removes what a dead mount left", async () => {
   assert.equal((await fs2.getattr(keep.ino)).nlink, 1);
   assert.deepEqual(await listNames(fs2, ROOT), ["keep"]);
   assert.equal(await fs2.deleteOrphans(), 0);
-  assertConsistent({ ...t, fs: fs2 });
+  await assertConsistent({ ...t, fs: fs2 });
 });
 
 test("relatime updates atime on read only when it is stale", async () => {
@@ -177,7 +177,7 @@ test("concurrent creates of one name: exactly one succeeds", async () => {
     ]);
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
     for (const r of results) if (r.status === "rejected") assert.ok(isFsError(r.reason, "EEXIST"), String(r.reason));
-    assertConsistent(t);
+    await assertConsistent(t);
   }
 });
 
@@ -219,7 +219,7 @@ test("many concurrent operations leave a consistent filesystem", async () => {
     }));
   }
   await Promise.all(ops);
-  assertConsistent(t);
+  await assertConsistent(t);
   assert.equal(t.fs.locks.active, 0, "every lock was released");
 });
 
@@ -229,13 +229,13 @@ test("O_TMPFILE: an open orphan until linked or released", async () => {
   assert.equal(a.nlink, 0);
   assert.equal(a.mode, S_IFREG | 0o600);
   await t.fs.write(a.ino, 0, Buffer.from("temp"));
-  assertConsistent(t);
+  await assertConsistent(t);
   assert.deepEqual(await listNames(t.fs, ROOT), []);
   await t.fs.link(a.ino, ROOT, "named");
   assert.equal((await t.fs.getattr(a.ino)).nlink, 1);
   await t.fs.release(a.ino);
   assert.equal((await t.fs.read(a.ino, 0, 10)).toString(), "temp");
-  assertConsistent(t);
+  await assertConsistent(t);
   // never linked: gone at release
   const b = await t.fs.tmpfile(ROOT, 0o600, 0, 0);
   await t.fs.write(b.ino, 0, Buffer.alloc(10000));
@@ -250,5 +250,5 @@ test("O_TMPFILE: an open orphan until linked or released", async () => {
   await expectErrno(t.fs.tmpfile(c.ino, 0o600, 0, 0), "ENOENT");
   const f = await t.fs.lookup(ROOT, "named");
   await expectErrno(t.fs.tmpfile(f.ino, 0o600, 0, 0), "ENOTDIR");
-  assertConsistent(t);
+  await assertConsistent(t);
 });

@@ -118,7 +118,7 @@ test("the original's enforcement cases: defaults, selection, priority, op, count
   await expectErrno(create(uid, 0), "EDQUOT");
   // the root's project is 0: the project rule does not apply there
   await t.fs.create(ROOT, "elsewhere", 0o100644, uid, 0);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("a check result is kept until the next commit", async () => {

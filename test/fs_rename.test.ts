@@ -18,7 +18,7 @@ test("rename within a directory and across", async () => {
   assert.deepEqual(await listNames(t.fs, ROOT), ["d"]);
   assert.equal((await t.fs.getattr(ROOT)).size, 1);
   assert.equal((await t.fs.getattr(d.ino)).size, 1);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("renaming directories moves their parent link", async () => {
@@ -33,7 +33,7 @@ test("renaming directories moves their parent link", async () => {
   assert.equal((await t.fs.lookup(c.ino, "..")).ino, b.ino);
   const dots = await t.fs.readdir(c.ino, 0, 2);
   assert.equal(dots[1]!.ino, b.ino);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("rename over existing targets", async () => {
@@ -56,7 +56,7 @@ test("rename over existing targets", async () => {
   await t.fs.rename(ROOT, "d2", p.ino, "q");
   assert.equal((await t.fs.getattr(ROOT)).nlink, 3);
   assert.equal((await t.fs.getattr(p.ino)).nlink, 3);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("rename errors", async () => {
@@ -83,7 +83,7 @@ test("rename errors", async () => {
   await expectErrno(t.fs.rename(ROOT, "f", f.ino, "z"), "ENOTDIR");
   await expectErrno(t.fs.rename(ROOT, "f", 999, "z"), "ENOENT");
   await expectErrno(t.fs.rename(e.ino, "x", ROOT, "d", RENAME_EXCHANGE), "EINVAL");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("rename of a name onto itself or a hard link of itself changes nothing", async () => {
@@ -97,7 +97,7 @@ test("rename of a name onto itself or a hard link of itself changes nothing", as
   assert.deepEqual(await t.fs.getattr(f.ino), before);
   assert.deepEqual((await listNames(t.fs, ROOT)).sort(), ["f", "g"]);
   await expectErrno(t.fs.rename(ROOT, "f", ROOT, "g", RENAME_NOREPLACE), "EEXIST");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("RENAME_NOREPLACE to a free name", async () => {
@@ -126,7 +126,7 @@ test("RENAME_EXCHANGE swaps files and directories", async () => {
   assert.equal((await t.fs.lookup(ROOT, "a")).ino, b.ino);
   assert.equal((await t.fs.lookup(ROOT, "b")).ino, a.ino);
   assert.equal((await t.fs.getattr(ROOT)).nlink, 4);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("rename over an open file makes it an orphan", async () => {
@@ -138,10 +138,10 @@ test("rename over an open file makes it an orphan", async () => {
   await t.fs.rename(ROOT, "f", ROOT, "g");
   assert.equal((await t.fs.getattr(g.ino)).nlink, 0);
   assert.equal((await t.fs.read(g.ino, 0, 100)).toString(), "still here");
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.release(g.ino);
   await expectErrno(t.fs.getattr(g.ino), "ENOENT");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("concurrent cross-directory renames cannot make a loop", async () => {
@@ -153,6 +153,6 @@ test("concurrent cross-directory renames cannot make a loop", async () => {
     const r = await Promise.allSettled([t.fs.rename(ROOT, "a", b.ino, "a"), t.fs.rename(ROOT, "b", a.ino, "b")]);
     const ok = r.filter((x) => x.status === "fulfilled").length;
     assert.equal(ok, 1);
-    assertConsistent(t);
+    await assertConsistent(t);
   }
 });

@@ -22,7 +22,7 @@ test("set, get, list, remove", async () => {
   await expectErrno(t.fs.getxattr(f.ino, "user.a"), "ENODATA");
   await expectErrno(t.fs.removexattr(f.ino, "user.a"), "ENODATA");
   assert.deepEqual((await t.fs.listxattr(f.ino)).sort(), ["security.c", "trusted.b"]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("create and replace flags", async () => {
@@ -59,15 +59,15 @@ test("large values span several items", async () => {
   for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
   await t.fs.setxattr(f.ino, "user.big", big);
   assert.deepEqual(await t.fs.getxattr(f.ino, "user.big"), big);
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.setxattr(f.ino, "user.big", big.subarray(0, 2000));
   assert.deepEqual(await t.fs.getxattr(f.ino, "user.big"), big.subarray(0, 2000));
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.setxattr(f.ino, "user.big", big.subarray(0, 20000));
   assert.deepEqual(await t.fs.getxattr(f.ino, "user.big"), big.subarray(0, 20000));
-  assertConsistent(t);
+  await assertConsistent(t);
   await t.fs.unlink(ROOT, "f");
-  assertConsistent(t);
+  await assertConsistent(t);
   assert.equal(t.st.items.map.size, 2, "every item of the inode is gone");
 });
 
@@ -98,7 +98,7 @@ test("names that collide in the hash are told apart", async () => {
   await t.fs.setxattr(f.ino, "user.n4", "new", XATTR_REPLACE);
   assert.equal((await t.fs.getxattr(f.ino, "user.n4")).toString(), "new");
   assert.equal((await t.fs.listxattr(f.ino)).length, 9);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("xattr changes set ctime and meta_seq only", async () => {

@@ -87,7 +87,7 @@ test("tagged xattrs need CAP_SYS_ADMIN; hidden ones are left out of listxattr", 
   await expectErrno(t.fs.removexattr(f.ino, "scoutfs.hide.x"), "EPERM");
   await t.fs.removexattr(f.ino, "scoutfs.hide.x", ADMIN);
   assert.deepEqual(await t.fs.listHiddenXattrs(f.ino), []);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("totals follow xattr creation, update, removal and inode deletion (the original's totl-xattr-tag cases)", async () => {
@@ -113,7 +113,7 @@ test("totals follow xattr creation, update, removal and inode deletion (the orig
   await expectErrno(t.fs.setxattr(g.ino, "scoutfs.totl.test.1.2", "1", 0, ADMIN), "EINVAL");
   await expectErrno(t.fs.setxattr(g.ino, "scoutfs.totl.test.1.2.3", "1", XATTR_CREATE, ADMIN).then(() => t.fs.setxattr(g.ino, "scoutfs.totl.test.1.2.3", "2", XATTR_CREATE, ADMIN)), "EEXIST");
   assert.deepEqual(await totals(t), ["1.2.3 = 1, 1"], "a failed change leaves the total alone");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("an unlinked file still open keeps its totals until its last close", async () => {
@@ -125,7 +125,7 @@ test("an unlinked file still open keeps its totals until its last close", async 
   assert.deepEqual(await totals(t), ["9.9.9 = 7, 1"]);
   await t.fs.release(f.ino);
   assert.deepEqual(await totals(t), []);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("indx entries: no value, set again is a no-op, gone with the xattr or the inode, one per position", async () => {
@@ -147,7 +147,7 @@ test("indx entries: no value, set again is a no-op, gone with the xattr or the i
   await t.fs.removexattr(f.ino, "scoutfs.hide.indx.b.5.300", ADMIN);
   await t.fs.unlink(ROOT, "g");
   assert.deepEqual(await idx(), [`5.100 = ${f.ino}`]);
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("search finds the inodes with a srch xattr; name hash collisions are false positives, never misses", async () => {
@@ -168,7 +168,7 @@ test("search finds the inodes with a srch xattr; name hash collisions are false 
   await t.fs.unlink(ROOT, "f4");
   assert.deepEqual(await found("scoutfs.srch.a"), { inos: [files[3]!.ino], complete: true });
   await expectErrno(found("user.srch.a"), "EINVAL");
-  assertConsistent(t);
+  await assertConsistent(t);
 });
 
 test("property: totals equal a model's sums over any sequence of tagged xattr changes and deletions", async () => {
@@ -216,7 +216,7 @@ test("property: totals equal a model's sums over any sequence of tagged xattr ch
         new Map(got.map((x) => [x.name.join("."), { total: x.total, count: x.count }])),
         new Map([...want].filter(([, s]) => s.count > 0n)),
       );
-      assertConsistent(t);
+      await assertConsistent(t);
     }),
     { numRuns: 60 },
   );

@@ -143,6 +143,7 @@ test("the index items of the open transaction are known absent until written: no
   // the open transaction: its index items are read from the cache alone
   const seq = m.trans.seq;
   const ino = (await m.fs.create(dir.ino, "last", 0o100644, 0, 0)).ino;
+  await m.fs.settled();
   const populates = counters.get("item_populate");
   const first = await m.cache.next(inodeIndexSeqFirst(seq), inodeIndexSeqLast(seq));
   assert.ok(first?.key.equals(inodeIndexKey(INODE_INDEX_TYPE.metaSeq, seq, dir.ino)), "the directory's index item comes first");

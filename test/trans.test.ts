@@ -70,3 +70,29 @@ test("timed commits are spaced by what the last commit cost", async () => {
   assert.equal(trans.timedCommitDelayMs(), 100 / TIMED_COMMIT_SHARE);
   trans.stop();
 });
+
+test("sync commits while a hold runs that has not dirtied anything yet, after it ends", async () => {
+  const clock = new HandClock();
+  let dirty = false;
+  const order: string[] = [];
+  const committer: Committer = {
+    async commit() {
+      order.push(`commit dirty=${dirty}`);
+      dirty = false;
+      return 2;
+    },
+    hasDirty: () => dirty,
+    needsCommit: () => false,
+  };
+  const trans = new Trans(committer, 1, clock, 1000, () => {}, 10_000);
+  // an answered change: inside its hold, it writes only after a turn of the event loop
+  const change = trans.hold(async () => {
+    await new Promise<void>((r) => setImmediate(r));
+    dirty = true;
+    order.push("change");
+  });
+  await trans.sync();
+  assert.deepEqual(order, ["change", "commit dirty=true"]);
+  await change;
+  trans.stop();
+});

@@ -114,7 +114,7 @@ export class Mount {
     };
     await refreshStatfs();
     log.afterCommit = refreshStatfs;
-    const fs = new Filesystem(storage, opts.fs);
+    const fs = new Filesystem(storage, opts.log ? { log: opts.log, ...opts.fs } : opts.fs);
     const m = new Mount(metaDev, dataDev, server, rid, store, cache, trans, log, fs, forest);
     await fs.deleteOrphans();
     return m;

@@ -47,9 +47,14 @@ export function findEntry(ctx: FsCtx, dir: number, name: Buffer): DirentVal | un
   return reading ? reading.then(() => found) : found;
 }
 
-/** add an entry to a loaded directory inode (the caller marks it dirty and sets times); inside hold() */
+/** ENOSPC unless dir has readdir positions left for `count` more entries: checked before a change that adds them */
+export function checkEntrySpace(dir: number, dirVal: InodeVal, count = 1): void {
+  if (dirVal.nextReaddirPos + count - 1 > DIRENT_LAST_POS) throw new FsError("ENOSPC", `directory ${dir} used every readdir position`);
+}
+
+/** add an entry to a loaded directory inode (the caller marks it dirty and sets times, and checked checkEntrySpace); inside hold() */
 export function addEntry(ctx: FsCtx, dir: number, dirVal: InodeVal, name: Buffer, ino: number, type: number): DirentVal {
-  if (dirVal.nextReaddirPos > DIRENT_LAST_POS) throw new FsError("ENOSPC", `directory ${dir} used every readdir position`);
+  checkEntrySpace(dir, dirVal);
   const d: DirentVal = { ino, hash: ctx.hash(name), pos: dirVal.nextReaddirPos++, type, name };
   const v = encodeDirent(d);
   ctx.items.set(direntKey(dir, d.hash, d.pos), v);

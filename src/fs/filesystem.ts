@@ -5,7 +5,11 @@
  * Each method validates its arguments, takes the inode locks it needs
  * (locks.ts: shared to read, exclusive to change, all at once in inode
  * order), does its checks, then makes its changes inside one
- * storage.trans.hold().  When the inodes to lock are only known after a
+ * storage.trans.hold().  The calls that make and remove names (create,
+ * mknod, mkdir, symlink, unlink, rmdir, rename) answer first and change
+ * after (answer_first.ts): their locks, and a new inode's, are held until
+ * the change is made (`applying` tells the reads of an inode that take
+ * no lock on it, getattr and a lookup's target, to wait for it).  When the inodes to lock are only known after a
  * lookup (unlink, rmdir, rename), the lookup runs under the locks taken
  * so far; if it names inodes not yet locked, they are taken at once when
  * nobody holds or waits for them (no waiting, so the inode order cannot
@@ -35,8 +39,10 @@ import { QUOTA_OP, type QuotaRule } from "../format/quota_items.js";
 import type { FsStorage } from "./storage.js";
 import type { FsCtx } from "./context.js";
 import { toBuf } from "./context.js";
-import { InodeLocks, excl, shared } from "./locks.js";
+import { InodeLocks, excl, shared, type LockRequest } from "./locks.js";
+import { AnsweredChange, holdAnswerFirst } from "./answer_first.js";
 import { Mutex } from "../util/mutex.js";
+import { counters } from "../util/counters.js";
 import { OpInodes, checkRetention, readInode, toAttr } from "./inode.js";
 import { checkName } from "./names.js";
 import { findEntry, parentOf, readEntries } from "./dirent.js";
@@ -112,6 +118,9 @@ export class Filesystem {
   readonly quotas: Quotas;
   /** rule changes one at a time: each picks a free key for its rule */
   private readonly quotaMutex = new Mutex();
+  /** inodes with an answered change still being made (answer_first.ts), and its promise */
+  private readonly applying = new Map<number, Promise<void>>();
+  private readonly log: (msg: string) => void;
 
   constructor(readonly storage: FsStorage, opts: FsOptions = {}) {
     this.ctx = { st: storage, items: storage.items, hash: opts.nameHash ?? nameHash };
@@ -125,7 +134,9 @@ export class Filesystem {
       quotas: this.quotas,
       now: () => storage.clock.now(),
       hold: (fn) => storage.trans.hold(fn),
+      holdAnswerFirst: (answer, apply) => holdAnswerFirst((fn) => storage.trans.hold(fn), answer, apply),
     };
+    this.log = opts.log ?? ((msg) => console.error(msg));
   }
 
   /* ---------------------------------------------------------------- */
@@ -139,24 +150,96 @@ export class Filesystem {
    * union until resolve names nothing new.  fn gets resolve's answer.
    */
   private async lockResolving<R, T>(
-    base: number[], resolve: () => Promise<{ inos: number[]; found: R }>, fn: (found: R) => Promise<T>,
+    base: number[], resolve: () => Promise<{ inos: number[]; found: R }>, fn: (found: R) => Promise<AnsweredChange<T>>,
   ): Promise<T> {
     const want = new Set(base);
     for (;;) {
       const release = await this.locks.acquire(excl(...want));
       let releaseMore: (() => void) | undefined;
+      let handedOff = false;
       try {
         const r = await resolve();
         const more = r.inos.filter((i) => !want.has(i));
-        if (more.length === 0) return await fn(r.found);
-        releaseMore = this.locks.tryAcquire(excl(...more));
-        if (releaseMore) return await fn(r.found);
+        if (more.length > 0) releaseMore = this.locks.tryAcquire(excl(...more));
+        if (more.length === 0 || releaseMore) {
+          const answered = await fn(r.found);
+          handedOff = true;
+          const rm = releaseMore;
+          return this.afterAnswer(answered, [...want, ...more], () => {
+            rm?.();
+            release();
+          });
+        }
         for (const i of more) want.add(i);
       } finally {
-        releaseMore?.();
-        release();
+        if (!handedOff) {
+          releaseMore?.();
+          release();
+        }
       }
     }
+  }
+
+  /** lock reqs, run fn (which answers first), keep the locks and newIno's until its change is made */
+  private async lockedAnswerFirst(reqs: LockRequest[], fn: () => Promise<AnsweredChange<Attr>>): Promise<Attr> {
+    const release = await this.locks.acquire(reqs);
+    let answered: AnsweredChange<Attr>;
+    try {
+      answered = await fn();
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return this.afterAnswer(answered, reqs.map((r) => r.ino), release, answered.value.ino);
+  }
+
+  /**
+   * An operation answered (answer_first.ts): hold its locks (release) and
+   * newIno's until its change is made, have getattr of those inodes wait
+   * for it, and pass the answer on.  A change that fails after its answer
+   * is logged and counted.
+   */
+  private afterAnswer<T>(answered: AnsweredChange<T>, inos: number[], release: () => void, newIno?: number): Promise<T> | T {
+    let releaseNew: (() => void) | undefined;
+    if (newIno !== undefined) {
+      releaseNew = this.locks.tryAcquire(excl(newIno));
+      // a request about a number never answered yet holds its lock: answer once the change is made
+      if (!releaseNew) return this.waitApplied(answered, release);
+      inos = [...inos, newIno];
+    }
+    const done = answered.applied.then(
+      () => undefined,
+      (e: unknown) => this.applyFailed(e),
+    );
+    for (const ino of inos) this.applying.set(ino, done);
+    void done.finally(() => {
+      for (const ino of inos) if (this.applying.get(ino) === done) this.applying.delete(ino);
+      releaseNew?.();
+      release();
+    });
+    return answered.value;
+  }
+
+  /**
+   * Once every change answered so far is made (answer_first.ts): for what
+   * reads items without locks, and for tests that look at items directly.
+   */
+  async settled(): Promise<void> {
+    if (this.applying.size > 0) await Promise.all(new Set(this.applying.values()));
+  }
+
+  private async waitApplied<T>(answered: AnsweredChange<T>, release: () => void): Promise<T> {
+    try {
+      await answered.applied;
+    } finally {
+      release();
+    }
+    return answered.value;
+  }
+
+  private applyFailed(e: unknown): void {
+    counters.inc("fs_apply_after_answer_errors");
+    this.log(`scoutfs: a change failed after its answer was given: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
 
   /*
@@ -192,23 +275,29 @@ export class Filesystem {
   /* attributes                                                        */
 
   async getattr(ino: number): Promise<Attr> {
+    const changing = this.applying.get(ino);
+    if (changing) await changing;
     const v = await readInode(this.ctx, ino);
     if (!v) throw new FsError("ENOENT", `inode ${ino} does not exist`);
     return toAttr(ino, v);
   }
 
   /* ---------------------------------------------------------------- */
-  /* from inode numbers to names (inode_paths.ts): unlocked, batched    */
+  /* from inode numbers to names (inode_paths.ts): unlocked, batched,   */
+  /* after the answered changes are made                                */
 
-  referringEntries(ino: number, fromDir: number, fromPos: number, max: number): Promise<ReferringEntry[]> {
+  async referringEntries(ino: number, fromDir: number, fromPos: number, max: number): Promise<ReferringEntry[]> {
+    await this.settled();
     return referringEntries(this.ctx, ino, fromDir, fromPos, max);
   }
 
-  inoPath(ino: number, fromDir: number, fromPos: number): Promise<InoPath | undefined> {
+  async inoPath(ino: number, fromDir: number, fromPos: number): Promise<InoPath | undefined> {
+    await this.settled();
     return inoPath(this.ctx, ino, fromDir, fromPos);
   }
 
-  allocatedInos(start: number, max: number): Promise<number[]> {
+  async allocatedInos(start: number, max: number): Promise<number[]> {
+    await this.settled();
     return allocatedInos(this.ctx, start, max);
   }
 
@@ -255,6 +344,9 @@ export class Filesystem {
         if (!d) return undefined;
         ino = d.ino;
       }
+      // the inode itself is not locked here: an answered change of it (through another name) must be made first
+      const changing = this.applying.get(ino);
+      if (changing) await changing;
       return toAttr(ino, await c.get(ino));
     });
   }
@@ -281,25 +373,25 @@ export class Filesystem {
   private makeFile(dir: number, name: Name, mode: number, uid: number, gid: number, rdev: number, umask: number, open: boolean): Promise<Attr> {
     const n = checkName(name);
     const m = createMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask, open }));
+    return this.lockedAnswerFirst(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask, open }));
   }
 
   async mknod(dir: number, name: Name, mode: number, uid: number, gid: number, rdev = 0, umask = 0): Promise<Attr> {
     const n = checkName(name);
     const m = mknodMode(mode);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
+    return this.lockedAnswerFirst(excl(dir), () => makeNode(this.env, dir, n, { mode: m, uid, gid, rdev, umask }));
   }
 
   async mkdir(dir: number, name: Name, mode: number, uid: number, gid: number, umask = 0): Promise<Attr> {
     const n = checkName(name);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: mkdirMode(mode), uid, gid, rdev: 0, umask }));
+    return this.lockedAnswerFirst(excl(dir), () => makeNode(this.env, dir, n, { mode: mkdirMode(mode), uid, gid, rdev: 0, umask }));
   }
 
   async symlink(dir: number, name: Name, target: Name, uid: number, gid: number): Promise<Attr> {
     const n = checkName(name);
     const t = toBuf(target);
     checkSymlinkTarget(t);
-    return this.locks.with(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, umask: 0, symlink: t }));
+    return this.lockedAnswerFirst(excl(dir), () => makeNode(this.env, dir, n, { mode: SYMLINK_MODE, uid, gid, rdev: 0, umask: 0, symlink: t }));
   }
 
   /** an unnamed regular file (O_TMPFILE): an open orphan until link() names it or release() deletes it */
@@ -407,6 +499,7 @@ export class Filesystem {
 
   /** delete every orphaned inode not open here (at mount); returns how many */
   async deleteOrphans(): Promise<number> {
+    await this.settled();
     let n = 0;
     for (const ino of await listOrphans(this.ctx)) {
       await this.locks.with(excl(ino), async () => {
@@ -658,18 +751,21 @@ export class Filesystem {
   }
 
   /** committed .totl. totals after `after` (from the first when undefined), up to limit */
-  xattrTotals(after: TotlName | undefined, limit: number): Promise<XattrTotal[]> {
+  async xattrTotals(after: TotlName | undefined, limit: number): Promise<XattrTotal[]> {
+    await this.settled();
     return readXattrTotals(this.storage.committed, after, limit);
   }
 
   /** committed .indx. entries from first to last, up to limit */
-  xattrIndex(first: IndxEntry, last: IndxEntry, limit: number): Promise<IndxEntry[]> {
+  async xattrIndex(first: IndxEntry, last: IndxEntry, limit: number): Promise<IndxEntry[]> {
+    await this.settled();
     return readXattrIndex(this.storage.committed, first, last, limit);
   }
 
   /** inodes from nextIno on that may have the .srch. xattr name (committed), up to limit */
-  searchXattrs(name: Buffer, nextIno: number, limit: number): Promise<SrchResult> {
+  async searchXattrs(name: Buffer, nextIno: number, limit: number): Promise<SrchResult> {
     if (!parseXattrTags(name).srch) throw new FsError("EINVAL", `xattr ${name.toString()} has no srch. tag`);
+    await this.settled();
     return searchXattrs(this.storage.committed, this.ctx.hash(name), nextIno, U64_MAX, limit);
   }
 

@@ -223,6 +223,17 @@ export class OpInodes {
     this.ctx.items.set(inodeIndexKey(type, to, ino), EMPTY);
   }
 
+  /** the attributes a loaded inode will have once flush() wrote it (seqs, version): an answer given before the flush; inside hold() */
+  attrAfterFlush(ino: number): Attr {
+    const e = this.map.get(ino);
+    assert(e, `inode ${ino} asked for without being loaded`);
+    const v = e.val;
+    if (!e.dirty) return toAttr(ino, v);
+    const seq = this.ctx.st.trans.seq;
+    const dataSeq = e.data && !isDirMode(v.mode) ? seq : v.dataSeq;
+    return toAttr(ino, { ...v, metaSeq: seq, dataSeq, version: v.version + 1 });
+  }
+
   /** write every dirty inode and move its index items; inside hold() */
   flush(): void {
     const seq = this.ctx.st.trans.seq;

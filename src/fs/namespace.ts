@@ -20,7 +20,8 @@ import type { Quotas, QuotaInput } from "./quota.js";
 import { QUOTA_OP } from "../format/quota_items.js";
 import type { FsCtx } from "./context.js";
 import { OpInodes, checkRetention, newInodeVal, toAttr } from "./inode.js";
-import { addEntry, findEntry, removeEntry } from "./dirent.js";
+import { addEntry, checkEntrySpace, findEntry, removeEntry } from "./dirent.js";
+import type { AnsweredChange } from "./answer_first.js";
 import { writeSymlink } from "./symlink.js";
 import { afterUnlink, type OpenCounts } from "./orphan.js";
 import { applyInheritedAcl, readAcl, type Acl } from "./acl.js";
@@ -53,6 +54,8 @@ export interface FsEnv {
   quotas: Quotas;
   now(): Timespec;
   hold<T>(fn: () => Promise<T>): Promise<T>;
+  /** hold, answer, then change (answer_first.ts) */
+  holdAnswerFirst<T>(answer: () => T, apply: (answer: T) => Promise<void>): Promise<AnsweredChange<T>>;
 }
 
 /** what a creation in directory d is checked against: d's project, the creator, and the group the inode will have */
@@ -96,43 +99,53 @@ async function inheritableAcl(env: FsEnv, dir: number, n: NewNode): Promise<Acl 
   return readAcl(env.ctx, dir, "default");
 }
 
-/** make a new inode with a name in dir; dir locked exclusively */
-export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode): Promise<Attr> {
+/**
+ * make a new inode with a name in dir; dir locked exclusively.  Answers
+ * first (answer_first.ts): the new inode's attributes are the answer, its
+ * items are written after; the caller locks the new inode (newInoOf)
+ * before passing the answer on.
+ */
+export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode): Promise<AnsweredChange<Attr>> {
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
   if (await findEntry(ctx, dir, name)) throw new FsError("EEXIST", `${name.toString()} exists`);
   const isDir = isDirMode(n.mode);
   if (isDir && d.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${dir} has too many links`);
+  checkEntrySpace(dir, d);
   await env.quotas.check(creationQuotaInput(d, n));
   const type = n.mode & S_IFMT;
   const rdev = type === S_IFCHR || type === S_IFBLK ? n.rdev : 0;
   const dflt = await inheritableAcl(env, dir, n);
   const ino = await ctx.st.allocIno();
-  return env.hold(async () => {
-    const now = env.now();
-    let { mode, gid } = n;
-    if (d.mode & S_ISGID) {
-      gid = d.gid;
-      if (isDir) mode |= S_ISGID;
-    }
-    const v = newInodeVal(mode, n.uid, gid, rdev, now);
-    v.proj = d.proj; // the project id is inherited from the parent directory
-    applyInheritedAcl(ctx, ino, v, dflt, n.umask);
-    if (n.symlink) {
-      v.size = n.symlink.length;
-      writeSymlink(ctx, ino, n.symlink);
-    }
-    c.add(ino, v);
-    addEntry(ctx, dir, d, name, ino, direntTypeOfMode(mode));
-    if (isDir) d.nlink++;
-    d.mtime = now;
-    d.ctime = now;
-    c.dirty(dir);
-    c.flush();
-    if (n.open) env.opens.open(ino);
-    return toAttr(ino, v);
-  });
+  let v: InodeVal;
+  let now: Timespec;
+  return env.holdAnswerFirst(
+    () => {
+      now = env.now();
+      let { mode, gid } = n;
+      if (d.mode & S_ISGID) {
+        gid = d.gid;
+        if (isDir) mode |= S_ISGID;
+      }
+      v = newInodeVal(mode, n.uid, gid, rdev, now);
+      v.proj = d.proj; // the project id is inherited from the parent directory
+      applyInheritedAcl(ctx, ino, v, dflt, n.umask);
+      if (n.symlink) v.size = n.symlink.length;
+      if (n.open) env.opens.open(ino);
+      c.add(ino, v);
+      return c.attrAfterFlush(ino);
+    },
+    async () => {
+      if (n.symlink) writeSymlink(ctx, ino, n.symlink);
+      addEntry(ctx, dir, d, name, ino, direntTypeOfMode(v.mode));
+      if (isDir) d.nlink++;
+      d.mtime = now;
+      d.ctime = now;
+      c.dirty(dir);
+      c.flush();
+    },
+  );
 }
 
 /** a regular file with no name, open, and an orphan until linked (O_TMPFILE); dir locked */
@@ -169,6 +182,7 @@ export async function linkNode(env: FsEnv, ino: number, dir: number, name: Buffe
   const tmpfile = v.nlink === 0 && env.opens.tmpfiles.has(ino);
   if (v.nlink === 0 && !tmpfile) throw new FsError("ENOENT", `inode ${ino} has no names left`);
   if (v.nlink >= LINK_MAX) throw new FsError("EMLINK", `inode ${ino} has too many links`);
+  checkEntrySpace(dir, d);
   return env.hold(async () => {
     const now = env.now();
     addEntry(ctx, dir, d, name, ino, direntTypeOfMode(v.mode));
@@ -195,9 +209,11 @@ export async function entryIno(ctx: FsCtx, dir: number, name: Buffer): Promise<{
 
 /**
  * unlink (rmdir=false) or rmdir a name; dir and its target locked
- * exclusively, ent what findEntry found for the name under those locks
+ * exclusively, ent what findEntry found for the name under those locks.
+ * Answers first (answer_first.ts): once every check passed, the entry is
+ * removed (and the inode deleted or orphaned) after the answer.
  */
-export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: boolean, ent: DirentVal | undefined): Promise<void> {
+export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: boolean, ent: DirentVal | undefined): Promise<AnsweredChange<void>> {
   const { ctx } = env;
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
@@ -211,21 +227,24 @@ export async function removeName(env: FsEnv, dir: number, name: Buffer, rmdir: b
     throw new FsError("EISDIR", `${name.toString()} is a directory`);
   }
   checkRetention(v, ent.ino);
-  await env.hold(async () => {
-    const now = env.now();
-    removeEntry(ctx, dir, d, ent);
-    if (isDir) {
-      d.nlink--;
-      v.nlink = 0;
-    } else {
-      v.nlink--;
-    }
-    v.ctime = now;
-    d.mtime = now;
-    d.ctime = now;
-    c.dirty(dir);
-    c.dirty(ent.ino);
-    await afterUnlink(ctx, c, env.opens, ent.ino, v);
-    c.flush();
-  });
+  return env.holdAnswerFirst(
+    () => undefined,
+    async () => {
+      const now = env.now();
+      removeEntry(ctx, dir, d, ent);
+      if (isDir) {
+        d.nlink--;
+        v.nlink = 0;
+      } else {
+        v.nlink--;
+      }
+      v.ctime = now;
+      d.mtime = now;
+      d.ctime = now;
+      c.dirty(dir);
+      c.dirty(ent.ino);
+      await afterUnlink(ctx, c, env.opens, ent.ino, v);
+      c.flush();
+    },
+  );
 }

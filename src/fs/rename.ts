@@ -15,11 +15,14 @@
  * nothing at all when both names are one inode, then types, emptiness
  * and link limits.  The moved entries get new readdir positions in their
  * new directories; a replaced target loses a link (and is deleted or
- * orphaned at zero).
+ * orphaned at zero).  It answers first (answer_first.ts): every check,
+ * readdir positions included, is made before the answer; the entries
+ * move after it.
  */
 import type { FsCtx } from "./context.js";
 import { OpInodes, checkRetention } from "./inode.js";
-import { addEntry, findEntry, parentOf, removeEntry } from "./dirent.js";
+import { addEntry, checkEntrySpace, findEntry, parentOf, removeEntry } from "./dirent.js";
+import { AnsweredChange } from "./answer_first.js";
 import { afterUnlink } from "./orphan.js";
 import type { FsEnv } from "./namespace.js";
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from "./types.js";
@@ -71,7 +74,7 @@ export async function renameOp(
   newName: Buffer,
   flags: number,
   found: RenameEntries,
-): Promise<void> {
+): Promise<AnsweredChange<void>> {
   const { ctx } = env;
   checkRenameFlags(flags);
   const exchange = (flags & RENAME_EXCHANGE) !== 0;
@@ -89,7 +92,7 @@ export async function renameOp(
       throw new FsError(exchange ? "EINVAL" : "ENOTEMPTY", "rename target is an ancestor of the source");
     }
   }
-  if (dst && dst.ino === src.ino) return;
+  if (dst && dst.ino === src.ino) return AnsweredChange.done(undefined);
   const sv = await c.get(src.ino);
   const dv = dst ? await c.get(dst.ino) : undefined;
   checkRetention(sv, src.ino);
@@ -107,39 +110,48 @@ export async function renameOp(
     if (ndGains && nd.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${newDir} has too many links`);
     if (odGains && od.nlink >= LINK_MAX) throw new FsError("EMLINK", `directory ${oldDir} has too many links`);
   }
+  // the new entries' readdir positions (one directory's count when both are one)
+  if (exchange && !crossDir) checkEntrySpace(newDir, nd, 2);
+  else {
+    checkEntrySpace(newDir, nd);
+    if (exchange) checkEntrySpace(oldDir, od);
+  }
 
-  await env.hold(async () => {
-    const now = env.now();
-    removeEntry(ctx, oldDir, od, src);
-    if (dst) removeEntry(ctx, newDir, nd, dst);
-    addEntry(ctx, newDir, nd, newName, src.ino, src.type);
-    if (crossDir && srcDir) {
-      od.nlink--;
-      nd.nlink++;
-    }
-    sv.ctime = now;
-    c.dirty(src.ino);
-    if (dst && dv) {
-      if (exchange) {
-        addEntry(ctx, oldDir, od, oldName, dst.ino, dst.type);
-        if (crossDir && dstDir) {
-          nd.nlink--;
-          od.nlink++;
-        }
-      } else if (dstDir) {
-        dv.nlink = 0;
-        nd.nlink--;
-      } else {
-        dv.nlink--;
+  return env.holdAnswerFirst(
+    () => undefined,
+    async () => {
+      const now = env.now();
+      removeEntry(ctx, oldDir, od, src);
+      if (dst) removeEntry(ctx, newDir, nd, dst);
+      addEntry(ctx, newDir, nd, newName, src.ino, src.type);
+      if (crossDir && srcDir) {
+        od.nlink--;
+        nd.nlink++;
       }
-      dv.ctime = now;
-      c.dirty(dst.ino);
-    }
-    od.mtime = od.ctime = now;
-    nd.mtime = nd.ctime = now;
-    c.dirty(oldDir);
-    c.dirty(newDir);
-    if (dst && dv && !exchange) await afterUnlink(ctx, c, env.opens, dst.ino, dv);
-    c.flush();
-  });
+      sv.ctime = now;
+      c.dirty(src.ino);
+      if (dst && dv) {
+        if (exchange) {
+          addEntry(ctx, oldDir, od, oldName, dst.ino, dst.type);
+          if (crossDir && dstDir) {
+            nd.nlink--;
+            od.nlink++;
+          }
+        } else if (dstDir) {
+          dv.nlink = 0;
+          nd.nlink--;
+        } else {
+          dv.nlink--;
+        }
+        dv.ctime = now;
+        c.dirty(dst.ino);
+      }
+      od.mtime = od.ctime = now;
+      nd.mtime = nd.ctime = now;
+      c.dirty(oldDir);
+      c.dirty(newDir);
+      if (dst && dv && !exchange) await afterUnlink(ctx, c, env.opens, dst.ino, dv);
+      c.flush();
+    },
+  );
 }

@@ -97,6 +97,8 @@ export interface FsOptions {
   acl?: boolean;
   /** test hook: the hash of names of directory entries and xattrs (to force collisions) */
   nameHash?: (name: Buffer) => number;
+  /** where a change that failed after its answer was given is reported (answer_first.ts); default stderr */
+  log?: (msg: string) => void;
 }
 
 /** what the fs must know of the caller of an xattr change */

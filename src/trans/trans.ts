@@ -99,10 +99,11 @@ export class Trans implements FsTrans {
     }
   }
 
+  /** commit what is dirty or being changed: a running hold may not have dirtied anything yet (answer_first.ts) */
   async sync(): Promise<void> {
     if (this.failed) throw this.failed;
     if (this.committing) await this.committing;
-    else if (this.committer.hasDirty()) await this.commit();
+    else if (this.committer.hasDirty() || this.active > 0) await this.commit();
     if (this.failed) throw this.failed;
   }
 

@@ -32,7 +32,9 @@ export async function expectErrno(p: Promise<unknown>, errno: Errno): Promise<vo
   });
 }
 
-export function assertConsistent(t: TestFs): void {
+/** the items are consistent once the changes answered so far are made */
+export async function assertConsistent(t: TestFs): Promise<void> {
+  await t.fs.settled();
   assert.deepEqual(fsCheck(t.st, t.hash), []);
 }
 
