@@ -19,7 +19,7 @@
 import type { Quotas, QuotaInput } from "./quota.js";
 import { QUOTA_OP } from "../format/quota_items.js";
 import type { FsCtx } from "./context.js";
-import { OpInodes, checkRetention, newInodeVal, toAttr } from "./inode.js";
+import { FIRST_XATTR_ID, OpInodes, checkRetention, newInodeVal, toAttr } from "./inode.js";
 import { addEntry, checkEntrySpace, findEntry, removeEntry } from "./dirent.js";
 import type { AnsweredChange } from "./answer_first.js";
 import { writeSymlink } from "./symlink.js";
@@ -94,8 +94,10 @@ export interface NewNode {
 }
 
 /** the default ACL a new node in dir inherits (none for symlinks or without ACLs); before hold() */
-async function inheritableAcl(env: FsEnv, dir: number, n: NewNode): Promise<Acl | undefined> {
+async function inheritableAcl(env: FsEnv, dir: number, d: InodeVal, n: NewNode): Promise<Acl | undefined> {
   if (!env.acl || (n.mode & S_IFMT) === S_IFLNK) return undefined;
+  // xattr ids only grow from FIRST_XATTR_ID: a directory still at it never had an xattr, so no lookup
+  if (d.nextXattrId === FIRST_XATTR_ID) return undefined;
   return readAcl(env.ctx, dir, "default");
 }
 
@@ -116,7 +118,7 @@ export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode
   await env.quotas.check(creationQuotaInput(d, n));
   const type = n.mode & S_IFMT;
   const rdev = type === S_IFCHR || type === S_IFBLK ? n.rdev : 0;
-  const dflt = await inheritableAcl(env, dir, n);
+  const dflt = await inheritableAcl(env, dir, d, n);
   const ino = await ctx.st.allocIno();
   let v: InodeVal;
   let now: Timespec;
@@ -154,7 +156,7 @@ export async function makeTmpfile(env: FsEnv, dir: number, n: NewNode): Promise<
   const c = new OpInodes(ctx);
   const d = await c.getLiveDir(dir);
   await env.quotas.check(creationQuotaInput(d, n));
-  const dflt = await inheritableAcl(env, dir, n);
+  const dflt = await inheritableAcl(env, dir, d, n);
   const ino = await ctx.st.allocIno();
   return env.hold(async () => {
     const now = env.now();
