@@ -17,8 +17,8 @@
  *  - every inode the operation touches stays locked until apply() has
  *    finished (a new inode is locked before its number is answered), so
  *    every locked operation of this mount sees the change whole, or waits;
- *    getattr, which reads without a lock, waits for the pending change of
- *    the inode it asks for;
+ *    the reads of an inode that take no lock on it (getattr, the inode a
+ *    lookup finds) wait for its pending change;
  *  - the hold is entered before the answer, so a failed transaction is
  *    still the caller's error, and a commit (sync, fsync, unmount) waits
  *    for the change: it is in the transaction the answer belongs to;

@@ -9,7 +9,8 @@
  * mknod, mkdir, symlink, unlink, rmdir, rename) answer first and change
  * after (answer_first.ts): their locks, and a new inode's, are held until
  * the change is made (`applying` tells the reads of an inode that take
- * no lock on it, getattr and a lookup's target, to wait for it).  When the inodes to lock are only known after a
+ * no lock on it, getattr and a lookup's target, to wait for it).
+ * When the inodes to lock are only known after a
  * lookup (unlink, rmdir, rename), the lookup runs under the locks taken
  * so far; if it names inodes not yet locked, they are taken at once when
  * nobody holds or waits for them (no waiting, so the inode order cannot

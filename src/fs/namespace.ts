@@ -104,8 +104,8 @@ async function inheritableAcl(env: FsEnv, dir: number, d: InodeVal, n: NewNode):
 /**
  * make a new inode with a name in dir; dir locked exclusively.  Answers
  * first (answer_first.ts): the new inode's attributes are the answer, its
- * items are written after; the caller locks the new inode (newInoOf)
- * before passing the answer on.
+ * items are written after; the caller (Filesystem.afterAnswer) locks the
+ * new inode before passing the answer on.
  */
 export async function makeNode(env: FsEnv, dir: number, name: Buffer, n: NewNode): Promise<AnsweredChange<Attr>> {
   const { ctx } = env;
