@@ -8,8 +8,11 @@
  * are cached in their parsed form (the caller's parse function), so a
  * btree node is decoded once, not on every lookup.  The cache is bounded
  * by memory: each entry counts its block plus what its codec says the
- * parsed form costs, and beyond `cacheBytes` the least recently used
- * clean blocks are evicted.
+ * parsed form costs, and beyond `cacheBytes` clean blocks are evicted
+ * in about least-recently-used order: a hit only marks its entry used
+ * (moving it in the Map on every hit cost 5% of a metadata workload's
+ * CPU), and eviction walks from the oldest entry, giving each marked one
+ * a second chance at the young end (the CLOCK approximation of LRU).
  *
  * Writing is copy-on-write and goes through a BlockWriter: one per
  * transaction of one writer (a mount's commit, the server's commit).  A
@@ -60,6 +63,8 @@ interface CacheEntry {
   obj: unknown;
   magic: number;
   bytes: number;
+  /** read or hit since eviction last passed it */
+  used: boolean;
 }
 
 export class MetaStore {
@@ -72,15 +77,14 @@ export class MetaStore {
   ) {}
 
   private entry<T>(seq: number, obj: T, codec: BlockCodec<T>, extra = 0): CacheEntry {
-    return { seq, obj, magic: codec.magic, bytes: BLOCK_LG_SIZE + extra + (codec.extraBytes?.(obj) ?? 0) };
+    return { seq, obj, magic: codec.magic, bytes: BLOCK_LG_SIZE + extra + (codec.extraBytes?.(obj) ?? 0), used: true };
   }
 
   async read<T>(ref: BlockRef, codec: BlockCodec<T>): Promise<T> {
     const hit = this.cache.get(ref.blkno);
     if (hit) {
       if (hit.seq === ref.seq && hit.magic === codec.magic) {
-        this.cache.delete(ref.blkno);
-        this.cache.set(ref.blkno, hit);
+        hit.used = true;
         counters.inc("block_cache_hit");
         return hit.obj as T;
       }
@@ -138,13 +142,28 @@ export class MetaStore {
     this.pinned.delete(blkno);
   }
 
+  /**
+   * Down to 90% of the bound, oldest first.  A used entry is cleared and
+   * moved to the young end instead; the second pass meets the entries
+   * the first one moved, unmarked now, so two passes free what can be
+   * freed (only pinned blocks stay).
+   */
   private evict(): void {
     if (this.bytes <= this.cacheBytes) return;
-    for (const blkno of [...this.cache.keys()]) {
-      if (this.bytes <= this.cacheBytes * 0.9) break;
-      if (this.pinned.has(blkno)) continue;
-      this.forget(blkno);
-      counters.inc("block_cache_evict");
+    const target = this.cacheBytes * 0.9;
+    for (let pass = 0; pass < 2 && this.bytes > target; pass++) {
+      for (const [blkno, e] of [...this.cache]) {
+        if (this.bytes <= target) break;
+        if (this.pinned.has(blkno)) continue;
+        if (e.used) {
+          e.used = false;
+          this.cache.delete(blkno);
+          this.cache.set(blkno, e);
+          continue;
+        }
+        this.forget(blkno);
+        counters.inc("block_cache_evict");
+      }
     }
   }
 
