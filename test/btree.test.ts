@@ -3,10 +3,13 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemBlockDevice } from "../src/block/sim_device.js";
 import { BlockWriter, MetaStore, type MetaAllocator } from "../src/block/store.js";
-import { btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll, btreeSetSorted, type BtreeItem } from "../src/btree/btree.js";
+import {
+  btreeApplySorted, btreeLookup, btreeModify, btreeRange, btreePrev, btreeVisitBlocks, btreeFreeAll, btreeSetSorted, type BtreeItem,
+  type SortedDecision,
+} from "../src/btree/btree.js";
 import { makeKey, KEY_MIN, KEY_MAX, type Key } from "../src/format/key.js";
 import { EMPTY_ROOT, type BtreeRoot } from "../src/format/structs.js";
-import { NODE_CAPACITY, PARENT_ENTRY_BYTES, leafEntryBytes, newNode, nodeCodec } from "../src/btree/node.js";
+import { NODE_CAPACITY, PARENT_ENTRY_BYTES, leafEntryBytes, newNode, nodeCodec, type LeafVal } from "../src/btree/node.js";
 import { BTREE_MAX_VAL_LEN, BLOCK_LG_SIZE } from "../src/format/constants.js";
 import { isFsError } from "../src/util/errors.js";
 
@@ -143,6 +146,138 @@ test("btreeSetSorted: batches of sorted items give the tree a map model says, ac
   );
 });
 
+/** every leaf of the tree at least about a third full, more than minLeaves of them, and every live block reachable (nothing leaked); returns the reachable blocks */
+async function leavesFullNothingLeaked(store: MetaStore, alloc: TestAlloc, root: BtreeRoot, minLeaves: number): Promise<Set<number>> {
+  const reachable = new Set<number>();
+  let leaves = 0;
+  await btreeVisitBlocks(store, root, (ref, n) => {
+    reachable.add(ref.blkno);
+    if (n.level === 0) {
+      leaves++;
+      assert.ok(n.bytes >= NODE_CAPACITY / 3 - 200, `leaf ${ref.blkno} only ${n.bytes} bytes`);
+    }
+  });
+  assert.ok(leaves > minLeaves, `${leaves} leaves`);
+  assert.deepEqual([...alloc.live].sort(), [...reachable].sort());
+  return reachable;
+}
+
+/** a change of btreeApplySorted's tests: what to do with key n, decided against the tree's item */
+interface Change {
+  key: Buffer;
+  n: number;
+  act: "set" | "del" | "leave" | "ifAbsent" | "ifNewer";
+  seq: number;
+  len: number;
+}
+/** the decision for a change, pure: the same for the tree's old item and the model's */
+function decideChange(c: Change, old: { seq: number } | undefined): SortedDecision {
+  const val = (): LeafVal => ({ seq: c.seq, flags: c.n & 1, value: Buffer.alloc(c.len, (c.n + c.seq) & 0xff) });
+  switch (c.act) {
+    case "set":
+      return val();
+    case "del":
+      return null;
+    case "leave":
+      return undefined;
+    case "ifAbsent":
+      return old ? undefined : val();
+    case "ifNewer":
+      // the log merge's rule: an item newer than the change stays
+      return old && old.seq > c.seq ? undefined : val();
+  }
+}
+
+test("btreeApplySorted: each key decided against the tree's item gives the tree a map model says, across commits", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(64, BTREE_MAX_VAL_LEN),
+      fc.array(
+        fc.uniqueArray(
+          fc.record({
+            n: fc.integer({ min: 0, max: 3000 }),
+            act: fc.constantFrom("set", "del", "leave", "ifAbsent", "ifNewer"),
+            seq: fc.integer({ min: 1, max: 20 }),
+            len: fc.integer({ min: 0, max: BTREE_MAX_VAL_LEN }),
+          }),
+          { selector: (r) => r.n, maxLength: 900 },
+        ),
+        { minLength: 1, maxLength: 6 },
+      ),
+      // a small key space packs a batch's sets into few leaves: runs that fill a leaf up
+      fc.constantFrom(250, 3001),
+      async (maxLen, rounds, space) => {
+        const { store, alloc } = setup();
+        let root: BtreeRoot = { ...EMPTY_ROOT };
+        const model = new Map<number, { value: Buffer; seq: number }>();
+        let wseq = 1;
+        for (const r of rounds) {
+          const w = new BlockWriter(store, alloc, wseq++);
+          const byKey = new Map(r.map((c) => [c.n % space, { ...c, n: c.n % space }]));
+          const changes: Change[] = [...byKey.values()]
+            .sort((a, b) => a.n - b.n)
+            .map((c) => ({ ...c, key: k(c.n), len: c.len % (maxLen + 1) }) as Change);
+          root = await btreeApplySorted(w, root, changes, decideChange);
+          for (const c of changes) {
+            const d = decideChange(c, model.get(c.n));
+            if (d === null) model.delete(c.n);
+            else if (d) model.set(c.n, { value: d.value, seq: d.seq });
+          }
+          await w.writeAll();
+        }
+        const values = new Map([...model].map(([n, v]) => [n, v.value]));
+        await checkTree(store, root, values);
+        const cold = new MetaStore(store.dev, FSID, 4 << 20);
+        await checkTree(cold, root, values);
+        const { items } = await btreeRange(cold, root, KEY_MIN, KEY_MAX);
+        for (const it of items) {
+          const n = it.key.readUInt32BE(5);
+          assert.equal(it.seq, model.get(n)!.seq);
+          assert.equal(it.flags, n & 1);
+        }
+      },
+    ),
+    { numRuns: 40, seed: 11 },
+  );
+});
+
+test("btreeApplySorted: a run of sets larger than a leaf splits, into an empty tree and into a full one", async () => {
+  const { store, alloc } = setup();
+  const w = new BlockWriter(store, alloc, 1);
+  const big = (n: number) => ({ seq: 1, flags: 0, value: Buffer.alloc(BTREE_MAX_VAL_LEN, n & 0xff) });
+  const evens = Array.from({ length: 300 }, (_, i) => ({ key: k(2 * i), n: 2 * i }));
+  let root = await btreeApplySorted(w, { ...EMPTY_ROOT }, evens, (c) => big(c.n));
+  const odds = evens.map((c) => ({ key: k(c.n + 1), n: c.n + 1 }));
+  root = await btreeApplySorted(w, root, odds, (c) => big(c.n));
+  await w.writeAll();
+  const model = new Map([...evens, ...odds].map((c) => [c.n, big(c.n).value]));
+  await checkTree(store, root, model);
+  assert.ok(root.height >= 2);
+});
+
+test("btreeApplySorted: deleting most keys in sorted runs keeps leaves a third full and leaks no block", async () => {
+  const { store, alloc } = setup();
+  let seq = 1;
+  let w = new BlockWriter(store, alloc, seq);
+  const N = 20000;
+  const all = Array.from({ length: N }, (_, n) => ({ key: k(n), n }));
+  let root = await btreeApplySorted(w, { ...EMPTY_ROOT }, all, () => ({ seq, flags: 0, value: Buffer.alloc(100, 1) }));
+  await w.writeAll();
+  w = new BlockWriter(store, alloc, ++seq);
+  // long runs of deletions empty whole leaves; every fifth key stays
+  root = await btreeApplySorted(w, root, all, (c) => (c.n % 5 === 0 ? undefined : null));
+  await w.writeAll();
+  const { items } = await btreeRange(store, root, KEY_MIN, KEY_MAX);
+  assert.deepEqual(items.map((i) => i.key.readUInt32BE(5)), all.filter((c) => c.n % 5 === 0).map((c) => c.n));
+  await leavesFullNothingLeaked(store, alloc, root, 3);
+  // and all of them: the tree empties
+  w = new BlockWriter(store, alloc, ++seq);
+  root = await btreeApplySorted(w, root, all, () => null);
+  await w.writeAll();
+  assert.deepEqual(root, EMPTY_ROOT);
+  assert.equal(alloc.live.size, 0);
+});
+
 test("btree keeps blocks at least a third full and frees every replaced block", async () => {
   const { store, alloc } = setup();
   let root: BtreeRoot = { ...EMPTY_ROOT };
@@ -159,18 +294,7 @@ test("btree keeps blocks at least a third full and frees every replaced block", 
   for (let n = 0; n < N; n += 3) root = (await btreeModify(w, root, k(n), { op: "delete" })).root;
   await w.writeAll();
   assert.ok(root.height >= 2 && root.height <= 4, `height ${root.height}`);
-  const reachable = new Set<number>();
-  let leaves = 0;
-  await btreeVisitBlocks(store, root, (ref, n) => {
-    reachable.add(ref.blkno);
-    if (n.level === 0) {
-      leaves++;
-      assert.ok(n.bytes >= NODE_CAPACITY / 3 - 200, `leaf ${ref.blkno} only ${n.bytes} bytes`);
-    }
-  });
-  assert.ok(leaves > 10);
-  // every live (allocated, not freed) block is reachable: nothing leaked
-  assert.deepEqual([...alloc.live].sort(), [...reachable].sort());
+  const reachable = await leavesFullNothingLeaked(store, alloc, root, 10);
   w = new BlockWriter(store, alloc, ++seq);
   assert.equal(await btreeFreeAll(w, root), reachable.size);
   assert.equal(alloc.live.size, 0);

@@ -343,7 +343,11 @@ export async function btreeModify(
     node.vals.splice(i, 1);
     node.bytes -= leafEntryBytes(old!);
   }
-  // shrink: a root parent with one child gives way to the child; an empty root leaf empties the tree
+  return { root: await shrinkRoot(w, rootRef, height), old };
+}
+
+/** after a change through a writable root: a root parent with one child gives way to the child; an empty root leaf empties the tree */
+async function shrinkRoot(w: BlockWriter, rootRef: BlockRef, height: number): Promise<BtreeRoot> {
   let top = w.getDirty<BtreeNode>(rootRef)!;
   while (top.level > 0 && top.keys.length === 1) {
     const childRef = top.refs[0]!;
@@ -354,9 +358,90 @@ export async function btreeModify(
   }
   if (top.level === 0 && top.keys.length === 0) {
     w.discard(rootRef);
-    return { root: { ...EMPTY_ROOT }, old };
+    return { ...EMPTY_ROOT };
   }
-  return { root: { ref: rootRef, height }, old };
+  return { ref: rootRef, height };
+}
+
+/** what btreeApplySorted does with one key: set this value, delete (null), or leave it (undefined) */
+export type SortedDecision = LeafVal | null | undefined;
+
+/** index of the first key >= k at or after from (keys ascending) */
+function lowerBoundFrom(keys: Key[], k: Key, from: number): number {
+  // the next change usually lands a few entries on: look there before searching the rest
+  let lo = from;
+  for (let n = 0; n < 4 && lo < keys.length; n++, lo++) if (keyCompare(keys[lo]!, k) >= 0) return lo;
+  return lowerBound(keys, k, lo);
+}
+
+/**
+ * Change many keys, given in strictly ascending order, each decided
+ * against the item the tree holds for it: decide(change, old) returns the
+ * value to set, null to delete, or undefined to leave the key alone.  The
+ * same tree as a btreeModify per key, with one descent per run of keys
+ * that land in one leaf: the item is found in the leaf the descent
+ * reached, not by a lookup of its own (the server's log merge decides
+ * each key by the fs root's version of it).  A run ends at the leaf's
+ * bound, or before a set the leaf has no room for (decide must be pure:
+ * that key is decided again after the next descent).  A leaf that a run's
+ * deletions left under a third full is mended by a delete descent to it,
+ * so the tree keeps btreeModify's balance.
+ */
+export async function btreeApplySorted<T extends { key: Key }>(
+  w: BlockWriter, root: BtreeRoot, changes: readonly T[], decide: (change: T, old: LeafVal | undefined) => SortedDecision,
+): Promise<BtreeRoot> {
+  let changed = false;
+  let j = 0;
+  while (j < changes.length) {
+    const first = changes[j]!;
+    if (root.height === 0) {
+      // an empty tree: nothing to delete or leave; the first set makes a root leaf
+      if (!decide(first, undefined)) {
+        j++;
+        continue;
+      }
+      root = await newRootLeaf(w);
+    }
+    const { rootRef, height, leaf, bound } = await descend(w, root, first.key, "set");
+    root = { ref: rootRef, height };
+    changed = true;
+    let k = j;
+    let pos = 0;
+    for (; k < changes.length; k++) {
+      const c = changes[k]!;
+      if (k > j && bound !== undefined && keyCompare(c.key, bound) >= 0) break;
+      pos = lowerBoundFrom(leaf.keys, c.key, pos);
+      const exists = pos < leaf.keys.length && leaf.keys[pos]!.equals(c.key);
+      const old = exists ? leaf.vals[pos] : undefined;
+      const v = decide(c, old);
+      if (v === undefined) continue;
+      if (v === null) {
+        if (exists) {
+          leaf.keys.splice(pos, 1);
+          leaf.vals.splice(pos, 1);
+          leaf.bytes -= leafEntryBytes(old!);
+        }
+        continue;
+      }
+      checkValLen(v);
+      const grow = leafEntryBytes(v) - (old ? leafEntryBytes(old) : 0);
+      // the descent left room for one item: the run's first set always fits
+      if (k > j && leaf.bytes + grow > NODE_CAPACITY) break;
+      if (exists) leaf.vals[pos] = v;
+      else {
+        leaf.keys.splice(pos, 0, c.key);
+        leaf.vals.splice(pos, 0, v);
+      }
+      leaf.bytes += grow;
+      pos++;
+    }
+    if (root.height > 1 && underfull(leaf)) {
+      const mended = await descend(w, root, first.key, "delete");
+      root = { ref: mended.rootRef, height: mended.height };
+    }
+    j = k;
+  }
+  return changed ? shrinkRoot(w, root.ref, root.height) : root;
 }
 
 /**

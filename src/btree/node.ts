@@ -119,9 +119,9 @@ export const nodeCodec: BlockCodec<BtreeNode> = {
   },
 };
 
-/** index of the first key >= k (keys.length if none) */
-export function lowerBound(keys: Key[], k: Key): number {
-  let lo = 0;
+/** index of the first key >= k (keys.length if none), searching from index `from` on (keys before it are < k) */
+export function lowerBound(keys: Key[], k: Key, from = 0): number {
+  let lo = from;
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;

@@ -38,7 +38,9 @@ import {
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, MetaStore } from "../block/store.js";
 import { readSuper, writeSuper } from "../block/super.js";
-import { btreeCountBlocks, btreeDelete, btreeFreeAll, btreeLookup, btreeRange, btreeSet } from "../btree/btree.js";
+import {
+  type SortedDecision, btreeApplySorted, btreeCountBlocks, btreeDelete, btreeFreeAll, btreeLookup, btreeRange, btreeSet,
+} from "../btree/btree.js";
 import { ExtentTree } from "../alloc/extents.js";
 import { ListAllocator, MetaList } from "../alloc/meta_list.js";
 import { readAllLogTrees, readTreesRange } from "../forest/forest.js";
@@ -426,6 +428,9 @@ export class Server implements ServerApi {
    * written to the fs root and deleted from the input trees together, so
    * blocks of the inputs are freed as the merge goes and a merge needs
    * little free space.  A batch that runs out of space is retried smaller.
+   * Both sides change in key order, one descent per leaf changed
+   * (btreeApplySorted): the fs root decides each key against its own
+   * item, found in the leaf the descent reached, not by a lookup per key.
    */
   private async mergeFinalized(): Promise<void> {
     const lts = await this.mutex.run(() => readAllLogTrees(this.store, this.sb.logsRoot));
@@ -455,24 +460,22 @@ export class Server implements ServerApi {
   private async mergeBatch(w: BlockWriter, batch: number): Promise<boolean> {
     const inputs = (await readAllLogTrees(this.store, this.sb.logsRoot)).filter((lt) => lt.flags & LOG_TREES_FLAG_FINALIZED);
     const r = await readTreesRange(this.store, inputs.map((lt) => lt.itemRoot), KEY_MIN, KEY_MAX, batch);
-    for (const it of r.items) {
-      const cur = await btreeLookup(this.store, this.sb.fsRoot, it.key);
+    // each key decided against the fs root's version of it, found in the leaf the sorted apply reached
+    // the fs root keeps the key of an item it gains: a copy, not a view that would pin the input's block
+    const changes = r.items.map((it) => ({ ...it, key: Buffer.from(it.key) }));
+    this.sb.fsRoot = await btreeApplySorted(w, this.sb.fsRoot, changes, (it, cur): SortedDecision => {
       if (isDeltaKey(it.key)) {
         // deltas add into the fs root's sum; a null sum is no item
         const sum = cur ? combineDeltas(it.key, cur.value, it.value) : Buffer.from(it.value);
-        if (isNullDelta(sum)) {
-          if (cur) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
-        } else {
-          this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, Buffer.from(it.key), sum, Math.max(it.seq, cur?.seq ?? 0), 0);
-        }
-        counters.inc("server_merge_delta");
-        continue;
+        return isNullDelta(sum) ? null : { seq: Math.max(it.seq, cur?.seq ?? 0), flags: 0, value: sum };
       }
-      if (cur && cur.seq > it.seq) continue;
-      if (it.flags & ITEM_FLAG_DELETION) this.sb.fsRoot = await btreeDelete(w, this.sb.fsRoot, it.key);
-      else this.sb.fsRoot = await btreeSet(w, this.sb.fsRoot, Buffer.from(it.key), Buffer.from(it.value), it.seq, 0);
-      counters.inc("server_merge_item");
-    }
+      if (cur && cur.seq > it.seq) return undefined;
+      return it.flags & ITEM_FLAG_DELETION ? null : { seq: it.seq, flags: 0, value: Buffer.from(it.value) };
+    });
+    let deltas = 0;
+    for (const it of r.items) if (isDeltaKey(it.key)) deltas++;
+    counters.inc("server_merge_delta", deltas);
+    counters.inc("server_merge_item", r.items.length - deltas);
     const done = r.end.equals(KEY_MAX);
     for (const lt of inputs) {
       if (done) {
@@ -481,7 +484,7 @@ export class Server implements ServerApi {
         continue;
       }
       const { items } = await btreeRange(this.store, lt.itemRoot, KEY_MIN, r.end);
-      for (const it of items) lt.itemRoot = await btreeDelete(w, lt.itemRoot, it.key);
+      lt.itemRoot = await btreeApplySorted(w, lt.itemRoot, items, () => null);
       await this.putLogTrees(w, lt);
     }
     return done;
