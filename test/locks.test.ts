@@ -93,3 +93,28 @@ test("concurrent acquire and tryAcquire never grant conflicting locks (model che
     { numRuns: 300 },
   );
 });
+
+test("an inode asked for twice is locked once, exclusively if either request is exclusive", async () => {
+  const locks = new InodeLocks();
+  for (const reqs of [
+    [...shared(5), ...excl(5)],
+    [...excl(5), ...shared(5)],
+    [...shared(1), ...excl(5), ...shared(5)],
+  ]) {
+    const rel = locks.tryAcquire(reqs);
+    assert.ok(rel);
+    assert.equal(locks.tryAcquire(shared(5)), undefined, `${JSON.stringify(reqs)}: 5 is held exclusively`);
+    rel();
+    const relAwaited = await locks.acquire(reqs);
+    assert.equal(locks.tryAcquire(shared(5)), undefined, `${JSON.stringify(reqs)} through acquire`);
+    relAwaited();
+    assert.equal(locks.active, 0, "released once, fully");
+  }
+  // twice shared stays shared: another reader gets in
+  const rel = locks.tryAcquire([...shared(5), ...shared(5)])!;
+  const other = locks.tryAcquire(shared(5));
+  assert.ok(other);
+  other();
+  rel();
+  assert.equal(locks.active, 0);
+});

@@ -158,6 +158,12 @@ export class InodeLocks {
 
 /** one (ino, exclusive) per inode: an inode asked for twice is locked once, exclusively if either asked so */
 function mergeRequests(reqs: LockRequest[]): [number, boolean][] {
+  // most operations lock one or two inodes: no Map for those (a lookup's lock was a fifth of its time)
+  if (reqs.length === 1) return [[reqs[0]!.ino, reqs[0]!.excl]];
+  if (reqs.length === 2) {
+    const [a, b] = reqs as [LockRequest, LockRequest];
+    return a.ino === b.ino ? [[a.ino, a.excl || b.excl]] : [[a.ino, a.excl], [b.ino, b.excl]];
+  }
   const merged = new Map<number, boolean>();
   for (const r of reqs) merged.set(r.ino, (merged.get(r.ino) ?? false) || r.excl);
   return [...merged.entries()];
