@@ -5,6 +5,8 @@ import { counters } from "../src/util/counters.js";
 import { inodeIndexSeqFirst, inodeIndexSeqLast, inodeIndexKey } from "../src/format/fs_items.js";
 import { INODE_INDEX_TYPE } from "../src/format/constants.js";
 import { RealClock } from "../src/util/clock.js";
+import { listExtents } from "../src/fs/extents.js";
+import { DATA_BLOCK_SIZE } from "../src/format/constants.js";
 
 test("a mount keeps files across commit, unmount and remount, and merges its log tree", async () => {
   const d = await simMkfs();
@@ -173,5 +175,20 @@ test("each commit adds the time of its phases to the commit_ms counters", async 
   const commits = counters.get("trans_commit") - commitsBefore;
   assert.ok(commits >= 2);
   assert.deepEqual(phases.map((p, i) => counters.get(`commit_ms_${p}`) - before[i]!), phases.map(() => commits));
+  await m.unmount();
+});
+
+test("1 MiB writes one after another take ascending data blocks: one extent, read forward on the device", async () => {
+  const d = await simMkfs();
+  const m = await simMount(d);
+  const f = await m.fs.create(1, "seq", 0o100644, 0, 0);
+  const MiB = 1 << 20;
+  const chunk = (i: number) => Buffer.alloc(MiB, i + 1);
+  for (let i = 0; i < 8; i++) await m.fs.write(f.ino, i * MiB, chunk(i));
+  // each write allocates its own 256 blocks from the mount's free extents; taken from the end of an extent they
+  // descended on the device, never merged, and a cold sequential read went backwards
+  const exts = await listExtents(m.fs.ctx, f.ino);
+  assert.deepEqual(exts.map((e) => [e.start, e.len]), [[0, (8 * MiB) / DATA_BLOCK_SIZE]]);
+  for (let i = 0; i < 8; i++) assert.ok((await m.fs.read(f.ino, i * MiB, MiB)).equals(chunk(i)), `chunk ${i}`);
   await m.unmount();
 });

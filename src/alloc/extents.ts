@@ -10,8 +10,12 @@
  * first extent in the order index at ceil(log2(n)) or above (every such
  * extent is long enough); if there is none it takes an extent of the
  * highest size order present (within 2x of the largest) and returns
- * fewer blocks.  Allocation takes from the end of
- * the extent it picks, so the start key does not move.
+ * fewer blocks.  Allocation takes from the start of the extent it picks,
+ * so that allocations one after another from one extent (a file written
+ * sequentially) ascend on the device: taken from the end, they descended,
+ * and a cold sequential read of such a file read the device backwards,
+ * beyond the reach of its readahead (1.0 against 1.7 GB/s measured).  The
+ * rest of the extent moves to a record under its new start.
  *
  * Used for the free metadata blocks (server), free data blocks (server),
  * and each mount's data avail and data freed trees.  The btree blocks of
@@ -105,17 +109,10 @@ export class ExtentTree {
     const start = keySecond(found.key);
     const len = valLen(found.value);
     const take = Math.min(count, len);
-    if (take === len) {
-      await this.delRecord(w, start, len);
-    } else {
-      // shrink in place: the start key stays, the length and maybe the order change
-      const rest = len - take;
-      let r = await btreeSet(w, this.root.root, blknoKey(start), lenVal(rest));
-      if (order(rest) !== order(len)) r = await btreeDelete(w, r, orderKey(order(len), start));
-      r = await btreeSet(w, r, orderKey(order(rest), start), lenVal(rest));
-      this.root = { root: r, totalLen: this.root.totalLen - take };
-    }
-    return { start: start + len - take, len: take };
+    // from the start: the extent's rest is a record of its own (see the file comment)
+    await this.delRecord(w, start, len);
+    if (take < len) await this.addRecord(w, start + take, len - take);
+    return { start, len: take };
   }
 
   /** every extent in block order */
