@@ -10,8 +10,8 @@
  * by memory: each entry counts its block plus what its codec says the
  * parsed form costs, and beyond `cacheBytes` clean blocks are evicted
  * in about least-recently-used order: a hit only marks its entry used
- * (moving it in the Map on every hit cost 5% of a metadata workload's
- * CPU), and eviction walks from the oldest entry, giving each marked one
+ * (moving it in the Map on every hit cost 5% of the CPU of
+ * bench/fuse_ops.ts, mostly under the server's log merge), and eviction walks from the oldest entry, giving each marked one
  * a second chance at the young end (the CLOCK approximation of LRU).
  *
  * Writing is copy-on-write and goes through a BlockWriter: one per

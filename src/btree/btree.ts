@@ -385,7 +385,8 @@ function lowerBoundFrom(keys: Key[], k: Key, from: number): number {
  * bound, or before a set the leaf has no room for (decide must be pure:
  * that key is decided again after the next descent).  A leaf that a run's
  * deletions left under a third full is mended by a delete descent to it,
- * so the tree keeps btreeModify's balance.
+ * so the tree keeps btreeModify's balance.  A key the tree gains is kept
+ * as the change's key Buffer itself: pass keys the tree may hold on to.
  */
 export async function btreeApplySorted<T extends { key: Key }>(
   w: BlockWriter, root: BtreeRoot, changes: readonly T[], decide: (change: T, old: LeafVal | undefined) => SortedDecision,
