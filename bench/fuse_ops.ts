@@ -26,9 +26,9 @@
  * scoutfs/memfs difference.  A second table takes the phases apart: each
  * request's own µs, all rounds pooled, median and mean (the mean adds the
  * commits and GC pauses that fell inside requests; after an answer-first
- * change the directory's GETATTR also waits for the change's items).  Commits run as they would in the daemon
- * (the one-second timer and the dirty limit), so their time is in the
- * figures.
+ * change the directory's GETATTR also waits for the change's items).
+ * Commits run as they would in the daemon (the one-second timer and the
+ * dirty limit), so their time is in the figures.
  */
 import fs from "node:fs";
 import os from "node:os";
