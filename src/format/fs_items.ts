@@ -55,7 +55,9 @@ function getU64(buf: Buffer, off: number): number {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + 4);
   if (hi >= 0x20_0000) throw new FsError("EIO", `stored u64 beyond 2^53 at offset ${off}`);
-  return hi * 0x1_0000_0000 + lo;
+  // hi 0: lo itself.  hi * 2^32 + lo is a double even when it is small, and a double once stored in an
+  // object field makes V8 box that field in every object of the shape (a heap number per item and inode)
+  return hi === 0 ? lo : hi * 0x1_0000_0000 + lo;
 }
 
 function putI64(buf: Buffer, off: number, v: number): void {
@@ -67,7 +69,10 @@ function putI64(buf: Buffer, off: number, v: number): void {
 }
 
 function getI64(buf: Buffer, off: number): number {
-  const v = buf.readInt32LE(off + 4) * 0x1_0000_0000 + buf.readUInt32LE(off);
+  const hi = buf.readInt32LE(off + 4);
+  const lo = buf.readUInt32LE(off);
+  if (hi === 0) return lo; // a small integer, not a boxed double (getU64)
+  const v = hi * 0x1_0000_0000 + lo;
   if (!Number.isSafeInteger(v)) throw new FsError("EIO", `stored i64 beyond 2^53 at offset ${off}`);
   return v;
 }

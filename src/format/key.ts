@@ -59,7 +59,8 @@ export function readU64BE(buf: Buffer, off: number): number {
     // beyond 2^53: only legal for sentinel values, callers use readU64BEBig
     return Number.MAX_SAFE_INTEGER;
   }
-  return hi * 0x1_0000_0000 + lo;
+  // hi 0: lo itself, a small integer where hi * 2^32 + lo would be a boxed double (fs_items getU64)
+  return hi === 0 ? lo : hi * 0x1_0000_0000 + lo;
 }
 
 export function makeKey(zone: number, first: U64 = 0, type = 0, second: U64 = 0, third: U64 = 0, fourth = 0): Key {

@@ -45,7 +45,8 @@ export function putU64(b: Buffer, off: number, v: number | bigint): number {
 export function getU64(b: Buffer, off: number): number {
   const hi = b.readUInt32LE(off + 4);
   if (hi >= 0x20_0000) throw new RangeError(`u64 ${b.readBigUInt64LE(off)} at ${off} exceeds 2^53`);
-  return hi * 0x1_0000_0000 + b.readUInt32LE(off);
+  // hi 0: the low word itself, a small integer where hi * 2^32 + lo would be a boxed double (fs_items getU64)
+  return hi === 0 ? b.readUInt32LE(off) : hi * 0x1_0000_0000 + b.readUInt32LE(off);
 }
 
 export function putRef(b: Buffer, off: number, r: BlockRef): number {

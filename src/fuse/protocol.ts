@@ -244,14 +244,14 @@ export function readU64(buf: Buffer, off: number, what = "u64"): number {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + 4);
   if (hi > 0x1fffff) throw new FuseError(FILE_SIZE_FIELDS.has(what) ? "EFBIG" : "EOVERFLOW", `${what} past 2^53`);
-  return hi * TWO32 + lo;
+  return hi === 0 ? lo : hi * TWO32 + lo; // hi 0: a small integer, not a boxed double
 }
 
 export function readI64(buf: Buffer, off: number, what = "i64"): number {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readInt32LE(off + 4);
   if (hi > 0x1fffff || hi < -0x200000) throw new FuseError("EOVERFLOW", `${what} past 2^53`);
-  return hi * TWO32 + lo;
+  return hi === 0 ? lo : hi * TWO32 + lo;
 }
 
 export function writeU64(buf: Buffer, off: number, v: number): void {
