@@ -35,8 +35,11 @@
  * Speed.  Every call walks these sorted maps, so their comparator is the
  * hot path.  Both maps file keys under their latin1 strings
  * (item/key_strings.ts: same order, and a string compare is one V8
- * builtin over one object); a key is converted once as a call enters, and
- * each item keeps its Buffer key to hand back.  The dirty items are an
+ * builtin over one object); a key is converted once as a call enters.
+ * An item keeps only that string: a Buffer of the key is made again when
+ * one is handed out (next, prev, the commit's dirty items), because a
+ * Buffer per cached item was a third of what each scavenge of the young
+ * generation had to copy while the item was new.  The dirty items are an
  * unsorted list (an append per newly dirty item, not a tree insert) that
  * is put in key order once, when a commit asks for them; markClean walks
  * them in that order and asks the range map only when a key leaves the
@@ -63,9 +66,7 @@ export interface DirtyItem {
 }
 
 interface CItem {
-  /** the key (its latin1 string is what `items` files it under) */
-  key: Key;
-  /** that string */
+  /** the key as a latin1 string, what `items` files it under (latin1Key makes its Buffer) */
   ks: string;
   value: Buffer | null;
   dirty: boolean;
@@ -93,8 +94,8 @@ export interface ItemTransView {
 const POPULATE_BATCH = 512;
 /** a step of a sort (a compare) costs about this many steps of a walk over the map, measured */
 const SORT_COMPARE_COST = 2;
-/** the JS objects of a cached item besides its key and value bytes: CItem, key Buffer, map slot (96), key string (48) */
-const ITEM_OVERHEAD_BYTES = 96 + 48;
+/** the JS objects of a cached item besides its key and value bytes: CItem and map slot (64), key string (48), value Buffer (96) */
+const ITEM_OVERHEAD_BYTES = 64 + 48 + 96;
 const itemBytes = (v: Buffer | null) => KEY_BYTES + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
 
 const KEY_MAX_S = keyLatin1(KEY_MAX);
@@ -175,9 +176,8 @@ export class ItemCache implements FsItems {
     for (const it of r.items) {
       if (it.flags & ITEM_FLAG_DELETION) continue;
       // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
-      const key = Buffer.from(it.key);
-      const ks = keyLatin1(key);
-      if (this.items.set(ks, { key, ks, value: Buffer.from(it.value), dirty: false, seq: it.seq }, false)) {
+      const ks = keyLatin1(it.key);
+      if (this.items.set(ks, { ks, value: Buffer.from(it.value), dirty: false, seq: it.seq }, false)) {
         this.bytes += itemBytes(it.value);
       }
     }
@@ -236,7 +236,7 @@ export class ItemCache implements FsItems {
       const stop = minS(rng.end, lastS);
       // pair by pair (deletions are skipped): the first is usually the answer, so no iterator
       for (let p = this.items.getPairOrNextHigher(cur); p && p[0] <= stop; p = this.items.nextHigherPair(p[0])) {
-        if (p[1].value) return { key: p[1].key, value: p[1].value };
+        if (p[1].value) return { key: latin1Key(p[0]), value: p[1].value };
         if (!p[1].dirty) this.dropTombstone(p[1]);
       }
       if (stop >= lastS) return undefined;
@@ -259,7 +259,7 @@ export class ItemCache implements FsItems {
       }
       const stop = maxS(this.rangeStartOf(cur), firstS);
       for (let p = this.items.getPairOrNextLower(cur); p && p[0] >= stop; p = this.items.nextLowerPair(p[0])) {
-        if (p[1].value) return { key: p[1].key, value: p[1].value };
+        if (p[1].value) return { key: latin1Key(p[0]), value: p[1].value };
         if (!p[1].dirty) this.dropTombstone(p[1]);
       }
       if (stop <= firstS) return undefined;
@@ -275,10 +275,10 @@ export class ItemCache implements FsItems {
   }
 
   /** old: what items holds for key (looked up by the caller) */
-  private put(key: Key, ks: string, value: Buffer | null, old: CItem | undefined): void {
+  private put(ks: string, value: Buffer | null, old: CItem | undefined): void {
     assert(this.trans.held(), "item changed outside a transaction hold");
     if (!old) {
-      const it: CItem = { key, ks, value, dirty: true, seq: this.trans.seq };
+      const it: CItem = { ks, value, dirty: true, seq: this.trans.seq };
       this.items.set(ks, it);
       this.addedDirty(it);
       return;
@@ -311,9 +311,9 @@ export class ItemCache implements FsItems {
     assert(this.trans.held(), "item changed outside a transaction hold");
     // a new key (the usual case) takes one walk of the map: insert unless present
     const ks = keyLatin1(key);
-    const it: CItem = { key, ks, value, dirty: true, seq: this.trans.seq };
+    const it: CItem = { ks, value, dirty: true, seq: this.trans.seq };
     if (this.items.set(ks, it, false)) this.addedDirty(it);
-    else this.put(key, ks, value, this.items.get(ks));
+    else this.put(ks, value, this.items.get(ks));
   }
 
   /**
@@ -337,7 +337,7 @@ export class ItemCache implements FsItems {
       old.seq = this.trans.seq;
       return;
     }
-    const it: CItem = { key: Buffer.from(key), ks, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
+    const it: CItem = { ks, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
     this.items.set(ks, it);
     this.addedDirty(it);
   }
@@ -348,7 +348,7 @@ export class ItemCache implements FsItems {
     const old = this.items.get(ks);
     // known absent everywhere: a clean tombstone, or no item inside a cached range
     if (old ? old.value === null && !old.dirty : this.rangeContaining(ks)) return;
-    this.put(key, ks, null, old);
+    this.put(ks, null, old);
   }
 
   private listDirty(it: CItem): void {
@@ -385,8 +385,8 @@ export class ItemCache implements FsItems {
   }
 
   /** the dirty items in key order: null value for a deletion; delta: a delta to add, not a version */
-  dirtyItems(): readonly DirtyItem[] {
-    return this.sortedDirty();
+  dirtyItems(): DirtyItem[] {
+    return this.sortedDirty().map((it) => (it.delta ? { key: latin1Key(it.ks), value: it.value, seq: it.seq, delta: true } : { key: latin1Key(it.ks), value: it.value, seq: it.seq }));
   }
 
   /**
