@@ -62,7 +62,7 @@ export interface DirtyItem {
   readonly key: Key;
   readonly value: Buffer | null;
   readonly seq: number;
-  readonly delta?: true;
+  readonly delta: true | undefined;
 }
 
 interface CItem {
@@ -386,7 +386,14 @@ export class ItemCache implements FsItems {
 
   /** the dirty items in key order: null value for a deletion; delta: a delta to add, not a version */
   dirtyItems(): DirtyItem[] {
-    return this.sortedDirty().map((it) => (it.delta ? { key: latin1Key(it.ks), value: it.value, seq: it.seq, delta: true } : { key: latin1Key(it.ks), value: it.value, seq: it.seq }));
+    const list = this.sortedDirty();
+    const out: DirtyItem[] = new Array(list.length);
+    // one shape for all (delta present, maybe undefined): the commit's loop over them stays monomorphic
+    for (let i = 0; i < list.length; i++) {
+      const it = list[i]!;
+      out[i] = { key: latin1Key(it.ks), value: it.value, seq: it.seq, delta: it.delta };
+    }
+    return out;
   }
 
   /**
