@@ -6,7 +6,8 @@
  * invalidate, with a cache limit small enough to evict, must read exactly
  * what the model holds; a commit must hand over its dirty items in
  * strictly ascending key order; and a new cache over the forest after a
- * last commit must read the model too.
+ * last commit must read the model too.  Callers scribble over the key
+ * buffers they set with, which the cache must not have kept.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -76,7 +77,10 @@ test("item cache reads what a map model holds, across commits, evictions and inv
         for (const o of ops) {
           if (o.t === "set") {
             const v = Buffer.from(o.v);
-            cache.set(Buffer.from(K(o.k)), v);
+            const kb = Buffer.from(K(o.k));
+            cache.set(kb, v);
+            // a caller may reuse its key buffer: the cache must have kept the key, not the buffer
+            kb.fill(0xa5);
             model.set(hex(K(o.k)), v);
           } else if (o.t === "del") {
             cache.delete(Buffer.from(K(o.k)));
