@@ -4,12 +4,15 @@
  * blocks nobody asked for since), never evicting a pinned block.  A
  * block that is no longer cached is read from the device again, which
  * here holds only zeros, so a read of it fails: that is how these tests
- * see what was evicted.
+ * see what was evicted.  Commits serialize into run buffers the store
+ * keeps: a later commit's blocks must hold nothing of an earlier one's.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemBlockDevice } from "../src/block/sim_device.js";
-import { MetaStore, type BlockCodec } from "../src/block/store.js";
+import { BlockWriter, MetaStore, type BlockCodec } from "../src/block/store.js";
+import { BLOCK_HEADER_BYTES } from "../src/format/constants.js";
+import { verifyBlock } from "../src/format/block.js";
 import { BLOCK_LG_SIZE } from "../src/format/constants.js";
 import { CorruptionError } from "../src/util/errors.js";
 
@@ -82,4 +85,32 @@ test("pinned blocks are never evicted; eviction frees what it can around them", 
   assert.equal(await cached(store, 0), false);
   assert.equal(store.cachedBlocks(), 3);
   assert.equal(store.cachedBytes(), 3 * BLOCK_LG_SIZE);
+});
+
+test("a commit's blocks hold only what it serialized, though its run buffers held an earlier commit's", async () => {
+  const dev = new MemBlockDevice("meta", 64 * BLOCK_LG_SIZE);
+  const store = new MetaStore(dev, 1n);
+  /** fills the first `len` payload bytes with `fill` */
+  const bytesCodec: BlockCodec<{ len: number; fill: number }> = {
+    magic: 0xb10c,
+    parse: () => ({ len: -1, fill: -1 }),
+    serialize: (o, block) => void block.fill(o.fill, BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + o.len),
+  };
+  let next = 0;
+  const alloc = { alloc: async () => next++, free: () => {} };
+  const commit = async (seq: number, len: number, fill: number, blocks: number) => {
+    const w = new BlockWriter(store, alloc, seq);
+    for (let i = 0; i < blocks; i++) await w.create({ len, fill }, bytesCodec);
+    await w.writeAll();
+  };
+  await commit(1, BLOCK_LG_SIZE - BLOCK_HEADER_BYTES, 0xee, 8); // blocks 0-7, full of 0xee
+  next = 0;
+  await commit(2, 100, 0x11, 3); // blocks 0-2 again, 100 bytes each, written from the reused buffer
+  for (let b = 0; b < 3; b++) {
+    const raw = await dev.read(b * BLOCK_LG_SIZE, BLOCK_LG_SIZE);
+    assert.equal(verifyBlock(raw, { magic: 0xb10c, fsid: 1n, blkno: b, seq: 2 }), undefined, `block ${b} verifies`);
+    const payload = raw.subarray(BLOCK_HEADER_BYTES);
+    assert.ok(payload.subarray(0, 100).every((x) => x === 0x11), `block ${b} holds its bytes`);
+    assert.ok(payload.subarray(100).every((x) => x === 0), `block ${b} is zero after them`);
+  }
 });

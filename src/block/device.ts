@@ -20,6 +20,7 @@ export interface BlockDevice {
    * of it (a hot reader can reuse one buffer instead of a new one per read)
    */
   read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
+  /** data is the caller's again once the promise settles (it may be reused for the next write) */
   write(offset: number, data: Buffer): Promise<void>;
   sync(): Promise<void>;
   sizeBytes(): number;
