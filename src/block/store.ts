@@ -193,12 +193,12 @@ export class MetaStore {
   }
 }
 
-/** the most blocks one device write of a commit carries (4 MiB) */
-const WRITE_RUN_BLOCKS = 64;
+/** the most blocks one device write of a commit carries (1 MiB) */
+const WRITE_RUN_BLOCKS = 16;
 /** device writes of one commit in flight at once */
 const WRITES_IN_FLIGHT = 8;
-/** run buffers a store keeps between commits (at most this many times 4 MiB) */
-const RUN_BUFFERS_KEPT = 4;
+/** run buffers a store keeps between commits: one per write in flight, 8 MiB */
+const RUN_BUFFERS_KEPT = WRITES_IN_FLIGHT;
 
 interface DirtyBlock {
   obj: unknown;
