@@ -72,7 +72,37 @@ export class Trans implements FsTrans {
     return this.active > 0;
   }
 
-  async hold<T>(fn: () => Promise<T>): Promise<T> {
+  hold<T>(fn: () => Promise<T>): Promise<T> {
+    // the usual case, nothing to wait for or commit first, without an async function's frame and turns
+    if (this.failed || this.committing || (this.active === 0 && this.committer.hasDirty() && this.committer.needsCommit())) {
+      return this.holdAfterWaits(fn);
+    }
+    this.active++;
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (e) {
+      this.leave();
+      return Promise.reject(e);
+    }
+    return p.then(
+      (v) => {
+        this.leave();
+        return v;
+      },
+      (e: unknown) => {
+        this.leave();
+        throw e;
+      },
+    );
+  }
+
+  private leave(): void {
+    this.active--;
+    if (this.active === 0 && this.drained) this.drained();
+  }
+
+  private async holdAfterWaits<T>(fn: () => Promise<T>): Promise<T> {
     // at most one forced commit per hold: a commit that could not cure the
     // condition (allocators still low on a full device) must not repeat forever
     let forced = false;
@@ -94,8 +124,7 @@ export class Trans implements FsTrans {
     try {
       return await fn();
     } finally {
-      this.active--;
-      if (this.active === 0 && this.drained) this.drained();
+      this.leave();
     }
   }
 
