@@ -11,8 +11,9 @@
  * parsed form costs, and beyond `cacheBytes` clean blocks are evicted
  * in about least-recently-used order: a hit only marks its entry used
  * (moving it in the Map on every hit cost 5% of the CPU of
- * bench/fuse_ops.ts, mostly under the server's log merge), and eviction walks from the oldest entry, giving each marked one
- * a second chance at the young end (the CLOCK approximation of LRU).
+ * bench/fuse_ops.ts, mostly under the server's log merge), and eviction
+ * walks from the oldest entry, giving each marked one a second chance at
+ * the young end (the CLOCK approximation of LRU).
  *
  * Writing is copy-on-write and goes through a BlockWriter: one per
  * transaction of one writer (a mount's commit, the server's commit).  A

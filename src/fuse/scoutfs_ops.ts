@@ -227,15 +227,16 @@ export class ScoutfsFuseOps implements FuseOps {
   }
 
   /**
-   * the entry and the open of a new file in one literal: spreading the two
-   * replies into one object made V8 build it in dictionary mode, measured
-   * at 2.5 KB and 4 µs per create
+   * the entry and the open of a new file (no offline blocks) in one
+   * literal: spreading the two replies into one object made V8 build it in
+   * dictionary mode, measured at 2.5 KB and 4 µs per create
    */
   private createReply(a: Attr): FuseCreateReply {
     const e = this.entry(a);
+    const o = this.openReply(a.ino);
     return {
       attr: e.attr, generation: e.generation, entryTimeout: e.entryTimeout, attrTimeout: e.attrTimeout,
-      fh: a.ino, keepCache: this.keepCache, noFlush: true,
+      fh: o.fh, keepCache: o.keepCache, noFlush: o.noFlush,
     };
   }
 
