@@ -117,6 +117,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
           } else {
             cache.invalidateAll();
           }
+          cache.cachedItems(); // asserts that the cache's sorted and hashed maps hold as many items
         }
         commit();
         const fresh = new ItemCache(forest, trans);

@@ -20,6 +20,8 @@
  *  - a populate that started before a commit cleaned the cache (gen
  *    changed) is thrown away, so committed deletions cannot come back
  *    from a read of older roots.
+ *  - items (sorted) and byKey (hashed) hold the same items, the same
+ *    objects: every insert and removal goes through insert()/remove().
  *  - clean items only live inside cached ranges; eviction drops whole
  *    ranges (least recently used first) with their clean items, never a
  *    dirty item, once the cache holds more than limitBytes; the range a
@@ -32,8 +34,12 @@
  *    that are walked do not fill up with them, and eviction drops them
  *    with their ranges.
  *
- * Speed.  Every call walks these sorted maps, so their comparator is the
- * hot path.  Both maps file keys under their latin1 strings
+ * Speed.  Most calls are exact lookups (an inode, a dirent, whether a
+ * key is already there to be changed in place): those go to a hash map of
+ * the same items (byKey), one probe, where a walk of the sorted map costs
+ * a binary search per level with a cache miss at most of its compares.
+ * Ranges, next() and prev() walk the sorted maps, whose comparator is then
+ * the hot path.  Both sorted maps file keys under their latin1 strings
  * (item/key_strings.ts: same order, and a string compare is one V8
  * builtin over one object); a key is converted once as a call enters.
  * An item keeps only that string: a Buffer of the key is made again when
@@ -94,8 +100,8 @@ export interface ItemTransView {
 const POPULATE_BATCH = 512;
 /** a step of a sort (a compare) costs about this many steps of a walk over the map, measured */
 const SORT_COMPARE_COST = 2;
-/** the JS objects of a cached item besides its key and value bytes: CItem and map slot (64), key string (48), value Buffer (96) */
-const ITEM_OVERHEAD_BYTES = 64 + 48 + 96;
+/** the JS objects of a cached item besides its key and value bytes: CItem and sorted map slot (64), hash map entry (40), key string (48), value Buffer (96) */
+const ITEM_OVERHEAD_BYTES = 64 + 40 + 48 + 96;
 const itemBytes = (v: Buffer | null) => KEY_BYTES + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
 
 const KEY_MAX_S = keyLatin1(KEY_MAX);
@@ -111,7 +117,10 @@ function groupEnd(k: Key): Key {
 }
 
 export class ItemCache implements FsItems {
+  /** every cached item in key order: ranges, next and prev walk it */
   private items = new SortedMap<string, CItem>(undefined, stringCompare);
+  /** the same items by key: exact lookups take one hash probe instead of a walk of items (see the file comment) */
+  private byKey = new Map<string, CItem>();
   private ranges = new SortedMap<string, CRange>(undefined, stringCompare);
   /** the dirty items, in no order until dirtySorted (each once: an item is listed when it turns dirty) */
   private dirtyList: CItem[] = [];
@@ -128,6 +137,17 @@ export class ItemCache implements FsItems {
     private readonly trans: ItemTransView,
     private readonly limitBytes = 256 * 1024 * 1024,
   ) {}
+
+  /** a key not cached yet: into both maps */
+  private insert(it: CItem): void {
+    this.items.set(it.ks, it);
+    this.byKey.set(it.ks, it);
+  }
+
+  private remove(ks: string): void {
+    this.items.delete(ks);
+    this.byKey.delete(ks);
+  }
 
   private rangeContaining(k: string): CRange | undefined {
     const p = this.ranges.getPairOrNextLower(k);
@@ -177,9 +197,9 @@ export class ItemCache implements FsItems {
       if (it.flags & ITEM_FLAG_DELETION) continue;
       // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
       const ks = keyLatin1(it.key);
-      if (this.items.set(ks, { ks, value: Buffer.from(it.value), dirty: false, seq: it.seq }, false)) {
-        this.bytes += itemBytes(it.value);
-      }
+      if (this.byKey.has(ks)) continue;
+      this.insert({ ks, value: Buffer.from(it.value), dirty: false, seq: it.seq });
+      this.bytes += itemBytes(it.value);
     }
     const s = keyLatin1(start);
     this.addRange(s, keyLatin1(r.end));
@@ -189,7 +209,7 @@ export class ItemCache implements FsItems {
 
   lookupNow(key: Key): Buffer | undefined | NotCached {
     const ks = keyLatin1(key);
-    const it = this.items.get(ks);
+    const it = this.byKey.get(ks);
     if (it) {
       counters.inc("item_lookup_hit");
       return it.value ?? undefined;
@@ -269,7 +289,7 @@ export class ItemCache implements FsItems {
 
   /** a clean tombstone inside a cached range: absence says the same */
   private dropTombstone(it: CItem): void {
-    this.items.delete(it.ks);
+    this.remove(it.ks);
     this.bytes -= itemBytes(null);
     counters.inc("item_tombstone_dropped");
   }
@@ -279,7 +299,7 @@ export class ItemCache implements FsItems {
     assert(this.trans.held(), "item changed outside a transaction hold");
     if (!old) {
       const it: CItem = { ks, value, dirty: true, seq: this.trans.seq };
-      this.items.set(ks, it);
+      this.insert(it);
       this.addedDirty(it);
       return;
     }
@@ -308,12 +328,8 @@ export class ItemCache implements FsItems {
 
   set(key: Key, value: Buffer): void {
     counters.inc("item_set");
-    assert(this.trans.held(), "item changed outside a transaction hold");
-    // a new key (the usual case) takes one walk of the map: insert unless present
     const ks = keyLatin1(key);
-    const it: CItem = { ks, value, dirty: true, seq: this.trans.seq };
-    if (this.items.set(ks, it, false)) this.addedDirty(it);
-    else this.put(ks, value, this.items.get(ks));
+    this.put(ks, value, this.byKey.get(ks));
   }
 
   /**
@@ -327,7 +343,7 @@ export class ItemCache implements FsItems {
     assert(isDeltaKey(key), "delta of a key outside the delta zones");
     counters.inc("item_delta");
     const ks = keyLatin1(key);
-    const old = this.items.get(ks);
+    const old = this.byKey.get(ks);
     if (old) {
       assert(old.delta === true && old.value !== null, "delta item mixed with a versioned item");
       const sum = combineDeltas(key, old.value, value);
@@ -338,14 +354,14 @@ export class ItemCache implements FsItems {
       return;
     }
     const it: CItem = { ks, value: Buffer.from(value), dirty: true, seq: this.trans.seq, delta: true };
-    this.items.set(ks, it);
+    this.insert(it);
     this.addedDirty(it);
   }
 
   delete(key: Key): void {
     counters.inc("item_delete");
     const ks = keyLatin1(key);
-    const old = this.items.get(ks);
+    const old = this.byKey.get(ks);
     // known absent everywhere: a clean tombstone, or no item inside a cached range
     if (old ? old.value === null && !old.dirty : this.rangeContaining(ks)) return;
     this.put(ks, null, old);
@@ -410,7 +426,7 @@ export class ItemCache implements FsItems {
     for (const it of this.sortedDirty()) {
       const k = it.ks;
       if (it.delta) {
-        this.items.delete(k);
+        this.remove(k);
         this.bytes -= itemBytes(it.value);
         continue;
       }
@@ -440,7 +456,7 @@ export class ItemCache implements FsItems {
   invalidateAll(): void {
     for (const [k, it] of [...this.items.entries()]) {
       if (!it.dirty) {
-        this.items.delete(k);
+        this.remove(k);
         this.bytes -= itemBytes(it.value);
       }
     }
@@ -461,7 +477,7 @@ export class ItemCache implements FsItems {
       }
       for (const it of drop) {
         this.bytes -= itemBytes(it.value);
-        this.items.delete(it.ks);
+        this.remove(it.ks);
       }
       this.ranges.delete(start);
       counters.inc("item_evict_range");
@@ -469,6 +485,7 @@ export class ItemCache implements FsItems {
   }
 
   cachedItems(): number {
+    assert(this.byKey.size === this.items.size, "item maps disagree");
     return this.items.size;
   }
 
