@@ -292,7 +292,20 @@ const attrBytes = bytes(
   u32(0),
 );
 
-test("entry_out and attr_out match the kernel's layout", () => {
+/** run fn while Buffer.allocUnsafe hands out memory full of 0xa5, as recycled pool memory may be: padding must still go out as zeros */
+function withDirtyPool(fn: () => void): () => void {
+  return () => {
+    const real = Buffer.allocUnsafe;
+    Buffer.allocUnsafe = (size: number) => real(size).fill(0xa5);
+    try {
+      fn();
+    } finally {
+      Buffer.allocUnsafe = real;
+    }
+  };
+}
+
+test("entry_out and attr_out match the kernel's layout", withDirtyPool(() => {
   const e = { nodeid: 42, generation: 7, entryValid: 3600, attrValid: 1, entryValidNsec: 5, attrValidNsec: 500_000_000, attr };
   const eb = bytes(u64(42), u64(7), u64(3600), u64(1), u32(5), u32(500_000_000), attrBytes);
   assert.deepEqual(P.encodeEntryOut(e), eb);
@@ -319,9 +332,9 @@ test("entry_out and attr_out match the kernel's layout", () => {
     }),
     attr,
   );
-});
+}));
 
-test("the other replies match the kernel's layouts", () => {
+test("the other replies match the kernel's layouts", withDirtyPool(() => {
   const rt = <T>(codec: { encode(v: T): Buffer; decode(b: Buffer, o?: number): T }, v: T, b: Buffer) => {
     assert.deepEqual(codec.encode(v), b);
     assert.deepEqual(codec.decode(b), v);
@@ -341,7 +354,7 @@ test("the other replies match the kernel's layouts", () => {
     { major: 7, minor: 45, maxReadahead: 131072, flags: 0x4037_6039, maxBackground: 64, congestionThreshold: 48, maxWrite: 1 << 20, timeGran: 1, maxPages: 256, mapAlignment: 0, flags2: 0, maxStackDepth: 0, requestTimeout: 0 },
     bytes(u32(7), u32(45), u32(131072), u32(0x4037_6039), u16(64), u16(48), u32(1 << 20), u32(1), u16(256), u16(0), u32(0), u32(0), u16(0), pad(2 + 4 + 16)),
   );
-});
+}));
 
 test("out_header and decodeReply: errors negative on the wire, notifications carry their code", () => {
   assert.deepEqual(P.encodeOutHeader(0x55n, 2, 8), bytes(u32(24), i32(-2), u64(0x55)));

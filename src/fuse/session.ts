@@ -115,6 +115,7 @@ import {
   requestBody,
   splitTimeout,
   writeEntryOut,
+  zeroedBuffer,
   Kstatfs,
   type EntryOutT,
   type InHeaderT,
@@ -821,7 +822,7 @@ export class FuseSession {
 
   private attrReply(attr: { attr: FuseEntry["attr"]; attrTimeout?: number }): Reply {
     const av = splitTimeout(attr.attrTimeout ?? this.opts.attrTimeout);
-    const b = Buffer.alloc(ATTR_OUT_SIZE);
+    const b = zeroedBuffer(ATTR_OUT_SIZE);
     Attr.write(attrToWire(attr.attr), b, AttrOutHead.write({ attrValid: av.sec, attrValidNsec: av.nsec }, b, 0));
     return { body: [b] };
   }
@@ -852,7 +853,7 @@ export class FuseSession {
         if (e) return this.entryReply(e);
         if (!(this.opts.negativeTimeout > 0)) throw new FuseError("ENOENT");
         const ev = splitTimeout(this.opts.negativeTimeout);
-        const b = Buffer.alloc(ENTRY_OUT_SIZE);
+        const b = zeroedBuffer(ENTRY_OUT_SIZE);
         writeEntryOut({ nodeid: 0, generation: 0, entryValid: ev.sec, entryValidNsec: ev.nsec, attrValid: 0, attrValidNsec: 0, attr: attrToWire(ZERO_ATTR) }, b, 0);
         return { body: [b] };
       }
