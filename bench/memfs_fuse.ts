@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   });
   const info = await m.session.initialized;
   console.error(
-    `memfs mounted at ${mountpoint} (pid ${process.pid}, FUSE ${info.major}.${info.minor}, ${m.session.reads} reads outstanding, ` +
+    `memfs mounted at ${mountpoint} (pid ${process.pid}, FUSE ${info.major}.${info.minor}, ${m.session.reads} request slots, ` +
       `threadpool ${process.env.UV_THREADPOOL_SIZE ?? 4}, max_write ${info.maxWrite})`,
   );
 
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     if (firstSignal) {
       console.error(`${sig} again: detaching ${mountpoint} and exiting`);
       await forceUnmount(mountpoint).catch(() => {});
-      // reads still parked in the threadpool would keep a normal exit waiting
+      // a reader thread still blocked in its read would keep a normal exit waiting
       process.kill(process.pid, "SIGKILL");
       return;
     }

@@ -21,9 +21,9 @@
  * MAJ:MIN being the mount's device number from /proc/self/mountinfo (no
  * stat of our own mount, which would be a request to ourselves).
  *
- * Unmount: `umount <mountpoint>`; the kernel then ends the connection, every
- * outstanding read fails with ENODEV, the session ends, and the fd is
- * closed.  A busy mount fails with EBUSY (reported) unless `lazy`
+ * Unmount: `umount <mountpoint>`; the kernel then ends the connection, the
+ * session's reader thread sees ENODEV and exits, the session ends, and the
+ * fd is closed.  A busy mount fails with EBUSY (reported) unless `lazy`
  * (`umount -l`: detached now, served until its last user lets go).  For a
  * dead daemon (no process serves the fd any more) forceUnmount() runs
  * `umount -l`, which always detaches.

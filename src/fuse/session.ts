@@ -4,35 +4,20 @@
  *
  * Reading.  A read of /dev/fuse returns exactly one request and blocks in
  * the kernel until there is one, so it must never run on the event loop
- * thread.  The session keeps `reads` fs.read() calls outstanding; each runs
- * on a libuv threadpool thread and parks there while the connection is idle.
- * Those threads are then unavailable to everything else in the process
- * (other fs calls, dns.lookup, crypto, zlib), so the pool must be larger
- * than `reads`; the default is half the pool (UV_THREADPOOL_SIZE, default
- * 4), between 1 and 8.  UV_THREADPOOL_SIZE is read by libuv once, when the
- * pool first starts, and under ESM the module loader starts it before the
- * main module's first line runs: setting it from JavaScript is too late.  A
- * daemon therefore gets it from its environment: threadpool.ts has a helper
- * that re-executes the process with it set.  With the default pool of 4,
- * two reads stay outstanding and two threads are left for the rest; a
- * `reads` as large as the pool is cut to pool - 1 (and logged).  For the
- * same reason the serving process must not use its own mount: a
- * synchronous fs call on it blocks the event loop that has to answer, and
- * async ones park pool threads that the re-armed reads need.
- *
- * Each completed read is replaced by another (with a buffer from a small
- * free list; each buffer holds the largest request: header + write_in +
- * max_write), and the request is dispatched without waiting for earlier
- * ones: requests run concurrently, each replying when its op settles.
- * The replacement is issued one event-loop turn later (setImmediate), after
- * a request that its op answers from memory has been replied to: issuing a
- * read wakes a pool thread, which cost about 9 µs of the event loop before
- * every dispatch (measured through mdbench), and the other reads stay
- * outstanding meanwhile.  (A session of one read has none outstanding for
- * that turn; the kernel queues what arrives.)
- * WRITE's data is handed to the op as a view of the read buffer, so that
- * buffer returns to the free list only when the op settles; every other
- * request's arguments are copied out and its buffer is reused at once.
+ * thread.  One worker thread reads (reader_thread.ts): it loops on
+ * blocking reads into `reads` slots of a shared buffer, and the event loop
+ * takes each request as a view of its slot and dispatches it without
+ * waiting for earlier ones: requests run concurrently, each replying when
+ * its op settles.  The event loop never issues a read itself, which on a
+ * VM saved it a cross-CPU wake-up of a pool thread per request (about 40
+ * µs of the event loop per request, measured through mdbench).  Every
+ * request's arguments are copied out of its slot, which goes back to the
+ * reader at once, except WRITE's data: it is handed to the op as a view
+ * of the slot, which returns to the reader only when the op settles, and
+ * only while at least MIN_FREE_SLOTS other slots are free (else the data
+ * is copied out first), so that WRITEs waiting long (for offline blocks)
+ * never leave the reader without a slot.  libuv's threadpool is left to
+ * file I/O and notifications.
  *
  * Replying.  One writev() per reply (header + body parts, no copying of a
  * large READ body), done synchronously on the event loop thread: a reply
@@ -52,17 +37,17 @@
  * notification from inside an op on the same inode or directory.
  *
  * Lifecycle.  INIT is negotiated first (see negotiate()).  The session ends
- * when the kernel ends the connection: after unmount (or an abort) every
- * outstanding read fails with ENODEV; DESTROY (sent for fuseblk mounts) is
- * answered and ends it too.  `ended` resolves once every read has returned,
- * after ops.destroy() ran; only then may the fd be closed (close() refuses
- * earlier: closing an fd a pool thread is blocked reading would not wake
- * it, and the number could be reused).  A process cannot exit while reads
- * are parked in the pool (libuv joins its threads at exit), so a daemon
+ * when the kernel ends the connection: after unmount (or an abort) the
+ * reader's read fails with ENODEV and the reader thread exits; DESTROY
+ * (sent for fuseblk mounts) is answered and ends it too.  `ended` resolves
+ * once the reader thread has exited, after ops.destroy() ran; only then may
+ * the fd be closed (close() refuses earlier: closing an fd a thread is
+ * blocked reading would not wake it, and the number could be reused).  A
+ * process cannot exit while the reader blocks in its read, so a daemon
  * must unmount before it exits.
  *
  * INTERRUPT (best effort): the request's ctx.signal is aborted; if the
- * request was not read yet (another pool thread holds it), the interrupt is
+ * request was not read yet (the kernel hands out interrupts first), it is
  * answered EAGAIN and the kernel sends it again later.  FORGET and
  * BATCH_FORGET have no reply.  An errno-less exception from an op replies
  * EIO and is logged.  A reply the kernel no longer wants (the request was
@@ -74,6 +59,7 @@ import fs from "node:fs";
 import { Buffer } from "node:buffer";
 import { constants as osConstants } from "node:os";
 import { errnoOfNumber } from "../util/errors.js";
+import { FuseReaderThread, MAX_SLOTS, type ReaderEndCode } from "./reader_thread.js";
 import { counters } from "../util/counters.js";
 import {
   ATTR_OUT_SIZE,
@@ -136,7 +122,7 @@ export interface SessionOptions {
    * (128 KiB by default); FuseMount raises that to this value after INIT.
    */
   maxReadahead?: number;
-  /** reads of /dev/fuse kept outstanding (default: half the threadpool, 1..8) */
+  /** requests read ahead of being served: the reader thread's buffer slots, each max_write and more (default 8, 1..64) */
   reads?: number;
   /** seconds the kernel caches names and attributes unless an op says otherwise (default 1) */
   entryTimeout?: number;
@@ -171,10 +157,13 @@ export function threadpoolSize(): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
-/** outstanding /dev/fuse reads that leave the rest of the pool free */
+/** the reader thread's slots: requests read ahead of being served */
 export function defaultReads(): number {
-  return Math.max(1, Math.min(8, Math.floor(threadpoolSize() / 2)));
+  return 8;
 }
+
+/** a WRITE keeps its slot while its op runs unless fewer than this many slots are free (then its data is copied out) */
+const MIN_FREE_SLOTS = 2;
 
 const PAGE_SIZE = 4096;
 const DEFAULT_MAX_WRITE = 1 << 20;
@@ -236,7 +225,7 @@ export class FuseSession {
   private readonly opts: Required<Omit<SessionOptions, "log" | "reads" | "maxWrite">>;
   private readonly log: (msg: string) => void;
   private readonly bufSize: number;
-  private readonly freeBufs: Buffer[] = [];
+  private reader: FuseReaderThread | undefined;
   /** what READs are served into (read_buffers.ts) */
   private readonly readBufs: ReadBufferPool;
   private outstanding = 0;
@@ -246,7 +235,6 @@ export class FuseSession {
   /** replies being written on the threadpool */
   private asyncReplies = 0;
   private closed = false;
-  private consecutiveErrors = 0;
   private maxUnique = 0n;
   private readonly inflight = new Map<bigint, Request>();
   private proto: ProtoState = { setxattrExt: false };
@@ -265,14 +253,8 @@ export class FuseSession {
     if (!Number.isInteger(this.maxWrite) || this.maxWrite < PAGE_SIZE || this.maxWrite > KERNEL_MAX_PAGES * PAGE_SIZE)
       throw new RangeError(`maxWrite ${this.maxWrite} not in [${PAGE_SIZE}, ${KERNEL_MAX_PAGES * PAGE_SIZE}]`);
     this.log = opts.log ?? ((m) => console.error(m));
-    let reads = opts.reads ?? defaultReads();
-    if (!Number.isInteger(reads) || reads < 1) throw new RangeError(`reads ${reads} is not a positive integer`);
-    if (reads >= threadpoolSize()) {
-      // every pool thread parked on /dev/fuse would leave none for notifications and file I/O: a deadlock
-      const fit = Math.max(1, threadpoolSize() - 1);
-      this.log(`fuse: ${reads} outstanding reads do not fit a threadpool of ${threadpoolSize()} (UV_THREADPOOL_SIZE); using ${fit}`);
-      reads = fit;
-    }
+    const reads = opts.reads ?? defaultReads();
+    if (!Number.isInteger(reads) || reads < 1 || reads > MAX_SLOTS) throw new RangeError(`reads ${reads} is not an integer in [1, ${MAX_SLOTS}]`);
     this.reads = reads;
     this.opts = {
       maxReadahead: opts.maxReadahead ?? 1 << 20,
@@ -303,7 +285,15 @@ export class FuseSession {
   start(): void {
     if (this.started) throw new Error("FuseSession already started");
     this.started = true;
-    for (let i = 0; i < this.reads; i++) this.armRead();
+    this.reader = new FuseReaderThread(
+      this.fd,
+      this.reads,
+      this.bufSize,
+      (buf, n) => this.dispatch(buf, n),
+      (code, error) => this.readerEnded(code, error),
+    );
+    this.outstanding = 1;
+    this.reader.start();
   }
 
   /** requests being served now */
@@ -376,48 +366,17 @@ export class FuseSession {
   /* ---------------------------------------------------------------- */
   /* reading                                                           */
 
-  private getBuf(): Buffer {
-    return this.freeBufs.pop() ?? Buffer.allocUnsafe(this.bufSize);
-  }
-
+  /** a request's buffer is done with: its reader slot (if it is one) may be filled again */
   private putBuf(b: Buffer): void {
-    if (this.freeBufs.length < this.reads + 4) this.freeBufs.push(b);
+    this.reader?.release(b);
   }
 
-  private armRead(): void {
-    if (this.ending) return;
-    const buf = this.getBuf();
-    this.outstanding++;
-    fs.read(this.fd, buf, 0, buf.length, null, (err, n) => {
-      this.outstanding--;
-      if (err) {
-        this.putBuf(buf);
-        this.readFailed(err);
-        return;
-      }
-      this.consecutiveErrors = 0;
-      this.dispatch(buf, n);
-      // the replacement read after the reply (see Reading above): the other reads stay outstanding meanwhile
-      setImmediate(this.rearm);
-      this.maybeEnded();
-    });
-  }
-
-  private readonly rearm = (): void => this.armRead();
-
-  private readFailed(err: NodeJS.ErrnoException): void {
-    const code = err.code;
-    if (code === "ENODEV" || code === "ECONNABORTED" || code === "EBADF") {
-      this.beginEnd();
-    } else if (code === "EINTR" || code === "EAGAIN" || code === "ENOENT") {
-      this.armRead();
-    } else if (++this.consecutiveErrors > 100) {
-      this.log(`fuse: reading /dev/fuse keeps failing (${code}); ending the session`);
-      this.beginEnd();
-    } else {
-      this.log(`fuse: read /dev/fuse: ${err.message}`);
-      setTimeout(() => this.armRead(), 10);
-    }
+  /** the reader thread stopped: the kernel ended the connection (or reading kept failing) */
+  private readerEnded(code: ReaderEndCode, error: Error | undefined): void {
+    if (error) this.log(`fuse: the /dev/fuse reader thread failed: ${describe(error)}`);
+    else if (code === "EIO") this.log("fuse: reading /dev/fuse keeps failing; ending the session");
+    this.outstanding = 0;
+    this.beginEnd();
     this.maybeEnded();
   }
 
@@ -488,6 +447,14 @@ export class FuseSession {
       return;
     }
 
+    // only WRITE keeps a view of the read buffer (its data), and keeps the reader's slot only while
+    // others are free: a WRITE that waits long (offline blocks) must not leave the reader without slots
+    if (op === Opcode.WRITE && this.reader && this.reader.freeSlots() < MIN_FREE_SLOTS) {
+      const own = Buffer.allocUnsafe(n);
+      buf.copy(own, 0, 0, n);
+      this.putBuf(buf);
+      buf = own;
+    }
     let args: RequestArgs[KnownOpcode];
     try {
       args = decodeArgs(op, requestBody(buf, h), this.proto);
@@ -496,7 +463,6 @@ export class FuseSession {
       this.replyError(h.unique, this.errnoOf(e, `${opcodeName(op)} arguments`));
       return;
     }
-    // only WRITE keeps a view of the read buffer
     const holdsBuf = op === Opcode.WRITE;
     if (!holdsBuf) this.putBuf(buf);
 

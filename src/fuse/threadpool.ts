@@ -1,8 +1,11 @@
 /*
  * Giving a FUSE daemon a big enough libuv threadpool.
  *
- * The session parks its /dev/fuse reads on threadpool threads (session.ts
- * explains why), so a daemon wants more than libuv's default 4 threads.
+ * A daemon's file I/O (block reads of the metadata device, commit and
+ * data writes, syncs) and its FUSE notifications run on libuv's
+ * threadpool, and reads of many blocks at once want more than libuv's
+ * default 4 threads.  (Reads of /dev/fuse have a thread of their own:
+ * reader_thread.ts.)
  * libuv reads UV_THREADPOOL_SIZE once, when the pool starts, and in an ESM
  * program the module loader has started it (reading module files with
  * async fs calls) before the main module's first line runs: assigning
@@ -25,7 +28,7 @@ import { threadpoolSize } from "./session.js";
 const MARKER = "SCOUTFS_FUSE_REEXEC";
 const RELAYED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-/** threads a daemon should ask for: its outstanding reads plus room for notifications and file I/O */
+/** threads a daemon should ask for: room for parallel device I/O and notifications */
 export const DAEMON_THREADPOOL_SIZE = 16;
 
 /**
