@@ -44,8 +44,19 @@ const CLAIM_WAIT_MS = 60_000;
  * those old-to-new pointers; with 64 MiB there are a third as many and
  * metadata operations ran 5-15% faster (bench/mdbench.ts, --trace-gc),
  * for up to 128 MiB more resident memory.
+ *
+ * On a machine of two CPUs or fewer, --single-threaded-gc: V8's parallel
+ * scavenge and concurrent marking wake helper threads that then compete
+ * with the /dev/fuse reader thread and the programs using the mount for
+ * the same CPUs.  On a 2-vCPU VM (bench/mdbench.ts phases, 4 runs each)
+ * the daemon's other threads spent 20-30 µs less CPU per create and per
+ * rename and its main thread about the same; the pauses stay short
+ * because marking is still incremental.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=64"];
+export const DAEMON_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=64",
+  ...(os.availableParallelism() <= 2 ? ["--single-threaded-gc"] : []),
+];
 
 /** "/mnt/scoutfs" -> "mnt-scoutfs", "/" -> "-" */
 export function mountpointKey(mnt: string): string {
