@@ -2,8 +2,8 @@
  * The item cache (src/item/cache.ts) against a plain map model, over a
  * fake forest that answers range reads in small pieces (complete only up
  * to `end`) and keeps committed deletions as deletion items, as log trees
- * do.  Random sequences of set, delete, lookup, next, prev, commit and
- * invalidate, with a cache limit small enough to evict, must read exactly
+ * do.  Random sequences of set, delete, lookup, next, prev, scan (the
+ * walk from memory, scanNow), commit and invalidate, with a cache limit small enough to evict, must read exactly
  * what the model holds; a commit must hand over its dirty items in
  * strictly ascending key order; and a new cache over the forest after a
  * last commit must read the model too.  Callers scribble over the key
@@ -41,6 +41,7 @@ const op = fc.oneof(
   fc.record({ t: fc.constant("lookup" as const), k: idx }),
   fc.record({ t: fc.constant("next" as const), a: idx, b: idx }),
   fc.record({ t: fc.constant("prev" as const), a: idx, b: idx }),
+  fc.record({ t: fc.constant("scan" as const), a: idx, b: idx, stop: fc.option(fc.nat(4), { nil: undefined }) }),
   fc.record({ t: fc.constant("commit" as const) }),
   fc.record({ t: fc.constant("invalidate" as const) }),
 );
@@ -49,6 +50,7 @@ const hex = (k: Key) => k.toString("hex");
 
 test("item cache reads what a map model holds, across commits, evictions and invalidation", async () => {
   let nowAnswered = 0;
+  let scanWhole = 0;
   await fc.assert(
     fc.asyncProperty(
       fc.uniqueArray(keyArb, { minLength: 2, maxLength: 16, selector: hex }),
@@ -112,6 +114,27 @@ test("item cache reads what a map model holds, across commits, evictions and inv
             const got = o.t === "next" ? await cache.next(a, b) : await cache.prev(b, a);
             assert.equal(got && hex(got.key), want);
             if (got) assert.ok(got.value.equals(model.get(want!)!));
+          } else if (o.t === "scan") {
+            // scanNow visits, in order, exactly the model's items up to where it stops or needs a read
+            let [a, b] = [K(o.a), K(o.b)];
+            if (Buffer.compare(a, b) > 0) [a, b] = [b, a];
+            const inRange = sorted().filter((h) => h >= hex(a) && h <= hex(b));
+            const seen: string[] = [];
+            const from = cache.scanNow(a, b, (kv) => {
+              assert.ok(kv.value.equals(model.get(hex(kv.key))!));
+              seen.push(hex(kv.key));
+              return o.stop === undefined || seen.length <= o.stop;
+            });
+            let want = from === undefined ? inRange : inRange.filter((h) => h < hex(from));
+            if (o.stop !== undefined) want = want.slice(0, o.stop + 1);
+            assert.deepEqual(seen, want);
+            if (from !== undefined) {
+              assert.ok(Buffer.compare(from, a) >= 0 && Buffer.compare(from, b) <= 0, "a read is needed inside the range");
+              // stopped early only by visit, never by a read past an item it skipped
+              assert.ok(o.stop === undefined || seen.length <= o.stop, "went on after visit said stop");
+            } else if (o.stop === undefined || inRange.length <= o.stop) {
+              scanWhole++;
+            }
           } else if (o.t === "commit") {
             commit();
           } else {
@@ -131,6 +154,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
     { numRuns: 400 },
   );
   assert.ok(nowAnswered > 20, `lookupNow/nextNow answered ${nowAnswered} times`);
+  assert.ok(scanWhole > 20, `scanNow walked a whole range from memory ${scanWhole} times`);
 });
 
 test("committed deletions stay as tombstones until a walk steps over them", async () => {

@@ -65,6 +65,27 @@ export function forEachItem(items: FsItems, first: Key, last: Key, visit: (kv: I
   }
 }
 
+/**
+ * visit every item in [first, last] in key order until visit returns
+ * false, for visitors that change no items (a readdir, the names of an
+ * inode): the cached part in one walk of the cache (FsItems.scanNow),
+ * then item by item through reads.  Returns undefined when it needed no
+ * read, else the promise of the rest.
+ */
+export function scanItems(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> | undefined {
+  const from = items.scanNow(first, last, visit);
+  return from === undefined ? undefined : scanItemsRead(items, from, last, visit);
+}
+
+async function scanItemsRead(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> {
+  for (let from: Key | undefined = first; from !== undefined; ) {
+    const kv = await items.next(from, last);
+    if (!kv || visit(kv) === false || kv.key.equals(last)) return;
+    // what the read brought in is walked from memory again
+    from = items.scanNow(keyInc(kv.key), last, visit);
+  }
+}
+
 async function forEachItemRead(items: FsItems, first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Promise<void> {
   for (let from = first; ; ) {
     const kv = await items.next(from, last);

@@ -16,7 +16,7 @@
  * emptiness is known without looking at the entries.
  */
 import type { FsCtx } from "./context.js";
-import { forEachItem, itemRange } from "./context.js";
+import { forEachItem, scanItems } from "./context.js";
 import {
   decodeDirent,
   direntHashLast,
@@ -76,10 +76,11 @@ export function removeEntry(ctx: FsCtx, dir: number, dirVal: InodeVal, d: Dirent
 export async function readEntries(ctx: FsCtx, dir: number, pos: number, max: number): Promise<DirentVal[]> {
   const out: DirentVal[] = [];
   if (max <= 0) return out;
-  for await (const kv of itemRange(ctx.items, readdirKey(dir, pos), readdirLast(dir))) {
+  // scanItems, not itemRange: an async generator step and a descent of the cache per entry were most of a readdir
+  await scanItems(ctx.items, readdirKey(dir, pos), readdirLast(dir), (kv) => {
     out.push(decodeDirent(kv.value));
-    if (out.length >= max) break;
-  }
+    return out.length < max;
+  });
   return out;
 }
 
@@ -88,10 +89,10 @@ export async function backrefs(ctx: FsCtx, ino: number, max = Infinity, fromDir 
   const out: { dir: number; d: DirentVal }[] = [];
   if (max <= 0) return out;
   const first = fromDir === 0 && fromPos === 0 ? linkBackrefFirst(ino) : linkBackrefKey(ino, fromDir, fromPos);
-  for await (const kv of itemRange(ctx.items, first, linkBackrefLast(ino))) {
+  await scanItems(ctx.items, first, linkBackrefLast(ino), (kv) => {
     out.push({ dir: keySecond(kv.key), d: decodeDirent(kv.value) });
-    if (out.length >= max) break;
-  }
+    return out.length < max;
+  });
   return out;
 }
 

@@ -48,6 +48,14 @@ export interface FsItems {
    */
   lookupNow(key: Key): Buffer | undefined | NotCached;
   nextNow(first: Key, last: Key): ItemKV | undefined | NotCached;
+  /**
+   * Visit the items of [first, last] in key order, from memory, while
+   * they need no read; visit returns false to stop and must not change
+   * the items.  Returns undefined when the walk ended (the range's end
+   * or visit's stop), else the key from which a read is needed: the
+   * caller goes on with next() from there.
+   */
+  scanNow(first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Key | undefined;
   /** the last item with first <= key <= last */
   prev(last: Key, first: Key): Promise<ItemKV | undefined>;
   /** create or replace; inside hold() only */

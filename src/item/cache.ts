@@ -51,7 +51,9 @@
  * them in that order and asks the range map only when a key leaves the
  * range that held the previous one.  lookupNow/nextNow answer from memory
  * without a promise (NOT_CACHED when a read is needed); lookup/next are
- * them plus the read.
+ * them plus the read.  scanNow walks a cached range with one iterator of
+ * the sorted map for callers that only read (readdir), instead of a
+ * descent per item.
  */
 import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import { KEY_BYTES, KEY_MAX, type Key } from "../format/key.js";
@@ -232,6 +234,25 @@ export class ItemCache implements FsItems {
   nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
     const r = this.nextFrom(keyLatin1(first), keyLatin1(last));
     return typeof r === "string" ? NOT_CACHED : r;
+  }
+
+  scanNow(first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Key | undefined {
+    const lastS = keyLatin1(last);
+    const pair: (string | CItem)[] = [];
+    for (let cur = keyLatin1(first); cur <= lastS; ) {
+      const rng = this.rangeContaining(cur);
+      if (!rng) return latin1Key(cur);
+      const stop = minS(rng.end, lastS);
+      // one walk of the sorted map per cached range, not a descent per item; deletions are
+      // skipped and left in place (visit may not change the map, so no tombstone is dropped)
+      for (const [ks, it] of this.items.entries(cur, pair)) {
+        if (ks > stop) break;
+        if (it.value && visit({ key: latin1Key(ks), value: it.value }) === false) return undefined;
+      }
+      if (stop >= lastS) return undefined;
+      cur = stringInc(stop);
+    }
+    return undefined;
   }
 
   async next(first: Key, last: Key): Promise<ItemKV | undefined> {

@@ -15,7 +15,7 @@
  */
 import { SortedMap } from "../../src/util/sorted_map.js";
 import { NOT_CACHED, type CommittedItems, type DataExtent, type FsClock, type FsData, type FsItems, type FsStorage, type FsTrans, type ItemKV, type NotCached } from "../../src/fs/storage.js";
-import { KEY_BYTES, type Key } from "../../src/format/key.js";
+import { KEY_BYTES, keyInc, type Key } from "../../src/format/key.js";
 import { BTREE_MAX_VAL_LEN, DATA_BLOCK_SIZE, FORMAT_VERSION_MAX, ROOT_INO } from "../../src/format/constants.js";
 import { makeRootInodeItems } from "../../src/fs/inode.js";
 import { AssertionFailure, FsError } from "../../src/util/errors.js";
@@ -99,6 +99,14 @@ export class MemItems implements FsItems {
 
   nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
     return this.jitter ? NOT_CACHED : this.foundNext(first, last);
+  }
+
+  scanNow(first: Key, last: Key, visit: (kv: ItemKV) => boolean | void): Key | undefined {
+    if (this.jitter) return first;
+    for (let kv = this.foundNext(first, last); kv; kv = this.foundNext(keyInc(kv.key), last)) {
+      if (visit(kv) === false || kv.key.equals(last)) return undefined;
+    }
+    return undefined;
   }
 
   async prev(last: Key, first: Key): Promise<ItemKV | undefined> {
