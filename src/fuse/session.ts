@@ -169,6 +169,15 @@ const PAGE_SIZE = 4096;
 const DEFAULT_MAX_WRITE = 1 << 20;
 /** replies this large are written on the threadpool (see the file comment) */
 export const ASYNC_REPLY_BYTES = 128 << 10;
+/** free READ buffers kept once no READ came for READ_BUFFERS_IDLE_MS */
+const READ_BUFFERS_IDLE = 4;
+const READ_BUFFERS_IDLE_MS = 10_000;
+/** a timer that does not keep the process alive; returns its cancel */
+function unrefTimer(fn: () => void, ms: number): () => void {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+}
 /** the kernel's default fs.fuse.max_pages_limit */
 const KERNEL_MAX_PAGES = 256;
 /** the longest symlink target the kernel takes in a READLINK reply */
@@ -273,8 +282,12 @@ export class FuseSession {
     // as many free buffers as the kernel may have readahead READs in flight (max_background): it
     // overlaps two readahead windows, so with 16 kept about 230 of the 1,024 READs of a cold 1 GiB
     // read still got fresh memory to fault in, and the read ran about a fifth slower than with 64
-    // (40 fresh); up to max_background MiB stay allocated after a large read
-    this.readBufs = new ReadBufferPool(Math.min(KERNEL_MAX_PAGES, Math.ceil(this.maxWrite / PAGE_SIZE)) * PAGE_SIZE + PAGE_SIZE, this.opts.maxBackground);
+    // (40 fresh); 10-20 s after the last READ all but READ_BUFFERS_IDLE of them are dropped
+    this.readBufs = new ReadBufferPool(
+      Math.min(KERNEL_MAX_PAGES, Math.ceil(this.maxWrite / PAGE_SIZE)) * PAGE_SIZE + PAGE_SIZE,
+      this.opts.maxBackground,
+      { keep: READ_BUFFERS_IDLE, ms: READ_BUFFERS_IDLE_MS, schedule: unrefTimer },
+    );
     this.initialized = new Promise((res, rej) => {
       this.resolveInit = res;
       this.rejectInit = rej;
@@ -312,6 +325,7 @@ export class FuseSession {
     if (this.closed) return;
     if (this.started && !this.endedFlag) throw new Error("FuseSession.close() before the connection ended (unmount first)");
     this.closed = true;
+    this.readBufs.stop();
     fs.closeSync(this.fd);
   }
 
