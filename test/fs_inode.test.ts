@@ -252,3 +252,19 @@ test("O_TMPFILE: an open orphan until linked or released", async () => {
   await expectErrno(t.fs.tmpfile(f.ino, 0o600, 0, 0), "ENOTDIR");
   await assertConsistent(t);
 });
+
+test("getattrNow answers what getattr does, from memory, and nothing while getattr would wait", async () => {
+  const t = newFs();
+  const f = await t.fs.create(ROOT, "f", 0o644, 0, 0);
+  await t.fs.settled();
+  assert.deepEqual(t.fs.getattrNow(f.ino), await t.fs.getattr(f.ino));
+  assert.throws(() => t.fs.getattrNow(f.ino + 1000), (e: unknown) => isFsError(e) && e.errno === "ENOENT");
+  // answered before its items are written: until they are, only getattr (which waits) answers
+  const g = await t.fs.create(ROOT, "g", 0o600, 0, 0);
+  assert.equal(t.fs.getattrNow(g.ino), undefined);
+  const later = await t.fs.getattr(g.ino);
+  assert.deepEqual(t.fs.getattrNow(g.ino), later);
+  // an inode item that needs a read
+  t.st.items.jitter = true;
+  assert.equal(t.fs.getattrNow(f.ino), undefined);
+});

@@ -288,6 +288,17 @@ export class Filesystem {
     return changing ? changing.then(() => this.attrNow(ino)) : this.attrNow(ino);
   }
 
+  /**
+   * getattr answered at once from memory: undefined when it would wait
+   * (the inode's item needs a read, or an answered change of it is still
+   * being made); a missing inode throws ENOENT as getattr rejects
+   */
+  getattrNow(ino: number): Attr | undefined {
+    if (this.applying.has(ino)) return undefined;
+    const v = readInode(this.ctx, ino);
+    return v instanceof Promise ? undefined : existingAttr(ino, v);
+  }
+
   private attrNow(ino: number): Promise<Attr> {
     try {
       const v = readInode(this.ctx, ino);

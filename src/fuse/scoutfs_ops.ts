@@ -474,7 +474,8 @@ export class ScoutfsFuseOps implements FuseOps {
       let entry: FuseEntry | null = null;
       if (!dot) {
         try {
-          entry = this.entry(await this.fs.getattr(d.ino));
+          // from memory when it can be, without a promise per entry (about a tenth of a readdirplus)
+          entry = this.entry(this.fs.getattrNow(d.ino) ?? (await this.fs.getattr(d.ino)));
         } catch (e) {
           // removed since the readdir: give the name alone
           if ((e as { errno?: string }).errno !== "ENOENT") throw e;
