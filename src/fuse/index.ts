@@ -7,7 +7,7 @@
  * util/; the fs layer knows nothing of it.
  */
 export * from "./ops.js";
-export { FuseSession, defaultReads, threadpoolSize, type SessionOptions } from "./session.js";
+export { FuseSession, DEFAULT_READ_SLOTS, type SessionOptions } from "./session.js";
 export { FuseMount, FuseMountError, forceUnmount, isMounted, umount, type MountOptions } from "./mount.js";
-export { reexecWithThreadpool, DAEMON_THREADPOOL_SIZE } from "./threadpool.js";
+export { reexecWithThreadpool, threadpoolSize, DAEMON_THREADPOOL_SIZE } from "./threadpool.js";
 export * as protocol from "./protocol.js";

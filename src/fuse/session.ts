@@ -151,16 +151,8 @@ export interface SessionOptions {
   debug?: boolean;
 }
 
-/** libuv's threadpool size as this process started it (UV_THREADPOOL_SIZE, default 4, max 1024) */
-export function threadpoolSize(): number {
-  const n = Number(process.env.UV_THREADPOOL_SIZE);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
-}
-
-/** the reader thread's slots: requests read ahead of being served */
-export function defaultReads(): number {
-  return 8;
-}
+/** the reader thread's slots by default: requests read ahead of being served */
+export const DEFAULT_READ_SLOTS = 8;
 
 /** a WRITE keeps its slot while its op runs unless fewer than this many slots are free (then its data is copied out) */
 const MIN_FREE_SLOTS = 2;
@@ -223,7 +215,7 @@ export class FuseSession {
   readonly maxWrite: number;
   /** the settled INIT; rejects if INIT failed */
   readonly initialized: Promise<FuseConnInfo>;
-  /** resolves when the kernel has ended the connection and no read is outstanding */
+  /** resolves when the kernel has ended the connection and the reader thread has exited */
   readonly ended: Promise<void>;
   conn: FuseConnInfo | null = null;
   /** the readahead asked for (SessionOptions.maxReadahead) */
@@ -235,7 +227,8 @@ export class FuseSession {
   private reader: FuseReaderThread | undefined;
   /** what READs are served into (read_buffers.ts) */
   private readonly readBufs: ReadBufferPool;
-  private outstanding = 0;
+  /** the reader thread has been started and has not ended */
+  private readerRunning = false;
   private started = false;
   private ending = false;
   private endedFlag = false;
@@ -260,7 +253,7 @@ export class FuseSession {
     if (!Number.isInteger(this.maxWrite) || this.maxWrite < PAGE_SIZE || this.maxWrite > KERNEL_MAX_PAGES * PAGE_SIZE)
       throw new RangeError(`maxWrite ${this.maxWrite} not in [${PAGE_SIZE}, ${KERNEL_MAX_PAGES * PAGE_SIZE}]`);
     this.log = opts.log ?? ((m) => console.error(m));
-    const reads = opts.reads ?? defaultReads();
+    const reads = opts.reads ?? DEFAULT_READ_SLOTS;
     if (!Number.isInteger(reads) || reads < 1 || reads > MAX_SLOTS) throw new RangeError(`reads ${reads} is not an integer in [1, ${MAX_SLOTS}]`);
     this.reads = reads;
     this.opts = {
@@ -307,7 +300,7 @@ export class FuseSession {
       (buf, n) => this.dispatch(buf, n),
       (code, error) => this.readerEnded(code, error),
     );
-    this.outstanding = 1;
+    this.readerRunning = true;
     this.reader.start();
   }
 
@@ -391,7 +384,7 @@ export class FuseSession {
   private readerEnded(code: ReaderEndCode, error: Error | undefined): void {
     if (error) this.log(`fuse: the /dev/fuse reader thread failed: ${describe(error)}`);
     else if (code === "EIO") this.log("fuse: reading /dev/fuse keeps failing; ending the session");
-    this.outstanding = 0;
+    this.readerRunning = false;
     this.beginEnd();
     this.maybeEnded();
   }
@@ -404,7 +397,7 @@ export class FuseSession {
   }
 
   private maybeEnded(): void {
-    if (!this.ending || this.outstanding > 0 || this.asyncReplies > 0 || this.endedFlag) return;
+    if (!this.ending || this.readerRunning || this.asyncReplies > 0 || this.endedFlag) return;
     this.endedFlag = true;
     void this.runDestroy().finally(() => this.resolveEnded());
   }

@@ -23,10 +23,15 @@
  */
 import { spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
-import { threadpoolSize } from "./session.js";
 
 const MARKER = "SCOUTFS_FUSE_REEXEC";
 const RELAYED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** libuv's threadpool size as this process started it (UV_THREADPOOL_SIZE, default 4, max 1024) */
+export function threadpoolSize(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
+}
 
 /** threads a daemon should ask for: room for parallel device I/O and notifications */
 export const DAEMON_THREADPOOL_SIZE = 16;
