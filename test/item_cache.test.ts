@@ -3,7 +3,8 @@
  * fake forest that answers range reads in small pieces (complete only up
  * to `end`) and keeps committed deletions as deletion items, as log trees
  * do.  Random sequences of set, delete, lookup, next, prev, scan (the
- * walk from memory, scanNow), commit and invalidate, with a cache limit small enough to evict, must read exactly
+ * walk from memory, scanNow), deleteRange (fs/context.ts, in small
+ * batches), commit and invalidate, with a cache limit small enough to evict, must read exactly
  * what the model holds; a commit must hand over its dirty items in
  * strictly ascending key order; and a new cache over the forest after a
  * last commit must read the model too.  Callers scribble over the key
@@ -14,6 +15,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ItemCache, type ItemSource } from "../src/item/cache.js";
 import { NOT_CACHED } from "../src/fs/storage.js";
+import { deleteRange } from "../src/fs/context.js";
 import { ITEM_FLAG_DELETION } from "../src/format/constants.js";
 import { KEY_BYTES, type Key } from "../src/format/key.js";
 import type { BtreeItem } from "../src/btree/btree.js";
@@ -42,6 +44,7 @@ const op = fc.oneof(
   fc.record({ t: fc.constant("next" as const), a: idx, b: idx }),
   fc.record({ t: fc.constant("prev" as const), a: idx, b: idx }),
   fc.record({ t: fc.constant("scan" as const), a: idx, b: idx, stop: fc.option(fc.nat(4), { nil: undefined }) }),
+  fc.record({ t: fc.constant("delrange" as const), a: idx, b: idx, batch: fc.integer({ min: 1, max: 3 }) }),
   fc.record({ t: fc.constant("commit" as const) }),
   fc.record({ t: fc.constant("invalidate" as const) }),
 );
@@ -135,6 +138,13 @@ test("item cache reads what a map model holds, across commits, evictions and inv
             } else if (o.stop === undefined || inRange.length <= o.stop) {
               scanWhole++;
             }
+          } else if (o.t === "delrange") {
+            // every item in range goes, cached or only in the forest, however many batches it takes
+            let [a, b] = [K(o.a), K(o.b)];
+            if (Buffer.compare(a, b) > 0) [a, b] = [b, a];
+            const inRange = sorted().filter((h) => h >= hex(a) && h <= hex(b));
+            assert.equal(await deleteRange(cache, a, b, o.batch), inRange.length);
+            for (const h of inRange) model.delete(h);
           } else if (o.t === "commit") {
             commit();
           } else {
@@ -184,4 +194,44 @@ test("committed deletions stay as tombstones until a walk steps over them", asyn
   assert.equal(cache.cachedItems(), 0);
   cache.set(key(5), Buffer.from([5]));
   assert.deepEqual((await cache.prev(last, first))?.key, key(5));
+});
+
+test("deleteRange deletes every item in range, cached, dirty or only in the forest, batch after batch", async () => {
+  const key = (i: number) => {
+    const k = Buffer.alloc(KEY_BYTES);
+    k.writeUInt32BE(i, 20);
+    return k;
+  };
+  let batched = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      // per item: 0 only in the forest, 1 committed and cached, 2 dirty
+      fc.array(fc.constantFrom(0, 1, 2), { maxLength: 40 }),
+      fc.nat(45),
+      fc.nat(45),
+      fc.integer({ min: 1, max: 5 }),
+      fc.constantFrom(1, 3, 512),
+      async (states, x, y, batch, piece) => {
+        const [lo, hi] = x <= y ? [x, y] : [y, x];
+        const forest = new FakeForest(piece);
+        const trans = { seq: 1, held: () => true };
+        const cache = new ItemCache(forest, trans);
+        const put = (i: number) => forest.items.set(hex(key(i)), { key: key(i), value: Buffer.from([i]), seq: 1, flags: 0 });
+        states.forEach((s, i) => s !== 2 && put(i));
+        // read back: clean and cached (a read may bring neighbours of state 0 along)
+        for (let i = 0; i < states.length; i++) if (states[i] === 1) assert.ok(await cache.lookup(key(i)));
+        states.forEach((s, i) => s === 2 && cache.set(key(i), Buffer.from([i])));
+        const want = states.filter((_, i) => i >= lo && i <= hi).length;
+        assert.equal(await deleteRange(cache, key(lo), key(hi), batch), want);
+        if (want > batch) batched++;
+        for (let i = 0; i < Math.max(states.length, hi + 1); i++) {
+          const got = await cache.lookup(key(i));
+          const there = i < states.length && (i < lo || i > hi);
+          assert.equal(got !== undefined, there, `item ${i} after deleting [${lo}, ${hi}]`);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.ok(batched > 50, `deleteRange needed more than one batch ${batched} times`);
 });

@@ -34,7 +34,9 @@ export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 /** Write a u64 big-endian; numbers must be safe non-negative integers. */
 export function writeU64BE(buf: Buffer, off: number, v: U64): void {
   if (typeof v === "bigint") {
-    buf.writeBigUInt64BE(v, off);
+    // the all-ones field of a walk's last key is the usual bigint: no BigInt conversion for it
+    if (v === U64_MAX) buf.fill(0xff, off, off + 8);
+    else buf.writeBigUInt64BE(v, off);
     return;
   }
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`);
