@@ -139,22 +139,16 @@ export interface ScoutfsFuseOpsOptions {
   reservedLookup?: (name: Buffer, ctx: FuseCtx) => boolean;
 }
 
-/** the fs Attr as the kernel wants it */
+/**
+ * the fs Attr as the kernel wants it: the Attr itself.  It has every
+ * field of a FuseAttr with the same meaning (rdev a u32 as stored,
+ * blksize always set, its own copies of the times: toAttr in
+ * fs/inode.ts makes every Attr), and the reply is encoded before the
+ * request ends, so a second copy of a dozen fields and three times per
+ * entry, lookup or getattr bought nothing.
+ */
 export function toFuseAttr(a: Attr): FuseAttr {
-  return {
-    ino: a.ino,
-    size: a.size,
-    blocks: a.blocks,
-    atime: { sec: a.atime.sec, nsec: a.atime.nsec },
-    mtime: { sec: a.mtime.sec, nsec: a.mtime.nsec },
-    ctime: { sec: a.ctime.sec, nsec: a.ctime.nsec },
-    mode: a.mode,
-    nlink: a.nlink,
-    uid: a.uid,
-    gid: a.gid,
-    rdev: a.rdev >>> 0,
-    blksize: a.blksize || 4096,
-  };
+  return a;
 }
 
 function split0(buf: Buffer): Buffer[] {
