@@ -12,6 +12,8 @@ export interface FsCtx {
   st: FsStorage;
   items: FsItems;
   hash: (name: Buffer) => number;
+  /** the last name findEntry found absent (dirent.ts), good while items.changes is still `changes` */
+  lastAbsent?: { dir: number; name: Buffer; changes: number };
 }
 
 /** every item in [first, last], in key order, read lazily */

@@ -34,8 +34,17 @@ import { DIRENT_LAST_POS } from "../format/constants.js";
 import { keySecond } from "../format/key.js";
 import { FsError } from "../util/errors.js";
 
-/** the entry of name in dir; at once (no promise) when its items are in memory */
+/**
+ * the entry of name in dir; at once (no promise) when its items are in
+ * memory.  The last name found absent is remembered until the items
+ * change (FsItems.changes): through FUSE a create or rename is the
+ * kernel's negative LOOKUP of the new name, then the CREATE or RENAME
+ * that looks for it again, with nothing changed in between.
+ */
 export function findEntry(ctx: FsCtx, dir: number, name: Buffer): DirentVal | undefined | Promise<DirentVal | undefined> {
+  const changes = ctx.items.changes;
+  const absent = ctx.lastAbsent;
+  if (absent && absent.changes === changes && absent.dir === dir && absent.name.equals(name)) return undefined;
   const hash = ctx.hash(name);
   let found: DirentVal | undefined;
   const reading = forEachItem(ctx.items, direntKey(dir, hash, 0), direntHashLast(dir, hash), (kv) => {
@@ -44,7 +53,13 @@ export function findEntry(ctx: FsCtx, dir: number, name: Buffer): DirentVal | un
     found = d;
     return false;
   });
-  return reading ? reading.then(() => found) : found;
+  // remembered only if nothing changed meanwhile (a read brings items in, which counts as a change)
+  const remember = () => {
+    // a copy: a caller's name may be a view of a buffer that is used again (a FUSE request's)
+    if (!found && ctx.items.changes === changes) ctx.lastAbsent = { dir, name: Buffer.from(name), changes };
+    return found;
+  };
+  return reading ? reading.then(remember) : remember();
 }
 
 /** ENOSPC unless dir has readdir positions left for `count` more entries: checked before a change that adds them */

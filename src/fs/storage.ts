@@ -64,6 +64,12 @@ export interface FsItems {
   delete(key: Key): void;
   /** add a delta to an item of a delta zone (format/tag_items.ts), without reading it; inside hold() only */
   delta(key: Key, value: Buffer): void;
+  /**
+   * A count that grows with every change of what the items may say: a
+   * set, delete or delta, items read in, cached items forgotten.  While it
+   * stands still, an answer given from the items is still the answer.
+   */
+  readonly changes: number;
 }
 
 /**

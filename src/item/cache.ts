@@ -130,6 +130,8 @@ export class ItemCache implements FsItems {
   private gen = 0;
   private tick = 0;
   bytes = 0;
+  /** FsItems.changes: bumped by put, delta, populate and invalidateAll (eviction and dropped tombstones change no answer) */
+  changes = 0;
   dirtyBytes = 0;
   /** dirty deletion items: a transaction that is mostly deletions frees space */
   dirtyDeletes = 0;
@@ -195,6 +197,7 @@ export class ItemCache implements FsItems {
       counters.inc("item_populate_raced");
       return;
     }
+    this.changes++;
     for (const it of r.items) {
       if (it.flags & ITEM_FLAG_DELETION) continue;
       // copies: forest items are views into cached blocks, which must not be kept alive by the item cache
@@ -318,6 +321,7 @@ export class ItemCache implements FsItems {
   /** old: what items holds for key (looked up by the caller) */
   private put(ks: string, value: Buffer | null, old: CItem | undefined): void {
     assert(this.trans.held(), "item changed outside a transaction hold");
+    this.changes++;
     if (!old) {
       const it: CItem = { ks, value, dirty: true, seq: this.trans.seq };
       this.insert(it);
@@ -363,6 +367,7 @@ export class ItemCache implements FsItems {
     assert(this.trans.held(), "item changed outside a transaction hold");
     assert(isDeltaKey(key), "delta of a key outside the delta zones");
     counters.inc("item_delta");
+    this.changes++;
     const ks = keyLatin1(key);
     const old = this.byKey.get(ks);
     if (old) {
@@ -483,6 +488,7 @@ export class ItemCache implements FsItems {
     }
     this.ranges.clear();
     this.gen++;
+    this.changes++;
   }
 
   private evict(keep?: string): void {

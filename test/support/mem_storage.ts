@@ -58,6 +58,7 @@ export class MemTrans implements FsTrans {
 export class MemItems implements FsItems {
   readonly map = new SortedMap<Buffer, Buffer>(undefined, Buffer.compare);
   private rng = 12345;
+  changes = 0;
 
   constructor(
     private readonly trans: MemTrans,
@@ -120,17 +121,20 @@ export class MemItems implements FsItems {
     check(this.trans.holders > 0, "item set outside hold()");
     check(key.length === KEY_BYTES, "bad key length");
     check(value.length <= BTREE_MAX_VAL_LEN, `item value of ${value.length} bytes`);
+    this.changes++;
     this.map.set(Buffer.from(key), Buffer.from(value));
   }
 
   delete(key: Key): void {
     check(this.trans.holders > 0, "item delete outside hold()");
+    this.changes++;
     this.map.delete(key);
   }
 
   delta(key: Key, value: Buffer): void {
     check(this.trans.holders > 0, "item delta outside hold()");
     check(isDeltaKey(key), "delta of a key outside the delta zones");
+    this.changes++;
     const old = this.map.get(key);
     const sum = old ? combineDeltas(key, old, value) : Buffer.from(value);
     if (isNullDelta(sum)) this.map.delete(key);
