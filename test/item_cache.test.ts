@@ -2,7 +2,9 @@
  * The item cache (src/item/cache.ts) against a plain map model, over a
  * fake forest that answers range reads in small pieces (complete only up
  * to `end`) and keeps committed deletions as deletion items, as log trees
- * do.  Random sequences of set, delete, lookup, next, prev, scan (the
+ * do.  Random sequences (with prefix rules that index the keys, so
+ * that byPrefix answers nextNow for one prefix's range, and without) of
+ * set, delete, lookup, next, prev, scan (the
  * walk from memory, scanNow), deleteRange (fs/context.ts, in small
  * batches), commit and invalidate, with a cache limit small enough to evict, must read exactly
  * what the model holds; a commit must hand over its dirty items in
@@ -13,7 +15,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ItemCache, type ItemSource } from "../src/item/cache.js";
+import { ItemCache, type ItemSource, type PrefixRule } from "../src/item/cache.js";
+import { counters } from "../src/util/counters.js";
 import { NOT_CACHED } from "../src/fs/storage.js";
 import { deleteRange } from "../src/fs/context.js";
 import { ITEM_FLAG_DELETION } from "../src/format/constants.js";
@@ -51,6 +54,10 @@ const op = fc.oneof(
 
 const hex = (k: Key) => k.toString("hex");
 
+/** prefix rules that index many of the random keys: nextNow's answers from the index are checked with the rest */
+const byFirstByte: PrefixRule = () => 1;
+const byTwoBytes: PrefixRule = (ks) => (ks.charCodeAt(0) <= 3 ? 2 : 0);
+
 test("item cache reads what a map model holds, across commits, evictions and invalidation", async () => {
   let nowAnswered = 0;
   let scanWhole = 0;
@@ -60,10 +67,11 @@ test("item cache reads what a map model holds, across commits, evictions and inv
       fc.array(op, { maxLength: 60 }),
       fc.constantFrom(1, 2, 512),
       fc.constantFrom(600, 1 << 20),
-      async (keys, ops, piece, limitBytes) => {
+      fc.constantFrom<PrefixRule | undefined>(undefined, byFirstByte, byTwoBytes),
+      async (keys, ops, piece, limitBytes, prefixRule) => {
         const forest = new FakeForest(piece);
         const trans = { seq: 1, held: () => true };
-        const cache = new ItemCache(forest, trans, limitBytes);
+        const cache = new ItemCache(forest, trans, limitBytes, prefixRule);
         const model = new Map<string, Buffer>();
         const K = (i: number) => keys[i % keys.length]!;
         const sorted = () => [...model.keys()].sort();
@@ -151,6 +159,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
             cache.invalidateAll();
           }
           cache.cachedItems(); // asserts that the cache's sorted and hashed maps hold as many items
+          cache.checkPrefixIndex();
         }
         commit();
         const fresh = new ItemCache(forest, trans);
@@ -165,6 +174,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
   );
   assert.ok(nowAnswered > 20, `lookupNow/nextNow answered ${nowAnswered} times`);
   assert.ok(scanWhole > 20, `scanNow walked a whole range from memory ${scanWhole} times`);
+
 });
 
 test("committed deletions stay as tombstones until a walk steps over them", async () => {
@@ -234,4 +244,90 @@ test("deleteRange deletes every item in range, cached, dirty or only in the fore
     { numRuns: 300 },
   );
   assert.ok(batched > 15, `deleteRange needed more than one batch ${batched} times`);
+});
+
+test("nextNow answers a range inside one prefix from the prefix index as the sorted walk does", async () => {
+  // indexed keys start with 7 and share a prefix by their next byte; keys starting with 8 are not indexed
+  const rule: PrefixRule = (ks) => (ks.charCodeAt(0) === 7 ? 2 : 0);
+  const key = (indexed: boolean, p: number, s: number) => {
+    const k = Buffer.alloc(KEY_BYTES);
+    k[0] = indexed ? 7 : 8;
+    k[1] = p;
+    k[20] = s;
+    return k;
+  };
+  const before = counters.get("item_next_by_prefix");
+  const op = fc.oneof(
+    fc.record({ t: fc.constant("set" as const), p: fc.nat(2), s: fc.nat(7), v: fc.nat(255) }),
+    fc.record({ t: fc.constant("del" as const), p: fc.nat(2), s: fc.nat(7) }),
+    fc.record({ t: fc.constant("next" as const), p: fc.nat(2), a: fc.nat(7), b: fc.nat(7) }),
+    fc.record({ t: fc.constant("commit" as const) }),
+    fc.record({ t: fc.constant("invalidate" as const) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 50 }), fc.boolean(), async (ops, indexed) => {
+      const forest = new FakeForest(512);
+      const trans = { seq: 1, held: () => true };
+      const cache = new ItemCache(forest, trans, 1 << 20, rule);
+      // the forest starts empty: all of it is known (until invalidate; next() reads ranges back in)
+      cache.markEmpty(key(indexed, 0, 0), key(indexed, 255, 255));
+      const model = new Map<string, number>();
+      for (const o of ops) {
+        if (o.t === "set") {
+          cache.set(key(indexed, o.p, o.s), Buffer.from([o.v]));
+          model.set(hex(key(indexed, o.p, o.s)), o.v);
+        } else if (o.t === "del") {
+          cache.delete(key(indexed, o.p, o.s));
+          model.delete(hex(key(indexed, o.p, o.s)));
+        } else if (o.t === "next") {
+          const [lo, hi] = o.a <= o.b ? [o.a, o.b] : [o.b, o.a];
+          let want: number | undefined;
+          for (let s = hi; s >= lo; s--) if (model.has(hex(key(indexed, o.p, s)))) want = s;
+          const now = cache.nextNow(key(indexed, o.p, lo), key(indexed, o.p, hi));
+          if (now !== NOT_CACHED) {
+            assert.equal(now && now.key[20], want);
+            if (now) assert.equal(now.value[0], model.get(hex(now.key)));
+          }
+          const got = await cache.next(key(indexed, o.p, lo), key(indexed, o.p, hi));
+          assert.equal(got && got.key[20], want);
+        } else if (o.t === "commit") {
+          for (const it of cache.dirtyItems()) {
+            forest.items.set(hex(it.key), {
+              key: Buffer.from(it.key), value: Buffer.from(it.value ?? []), seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION,
+            });
+          }
+          cache.markClean();
+          trans.seq++;
+        } else {
+          cache.invalidateAll();
+        }
+        cache.checkPrefixIndex();
+      }
+    }),
+    { numRuns: 300 },
+  );
+  const answered = counters.get("item_next_by_prefix") - before;
+  assert.ok(answered > 30, `nextNow answered from the prefix index ${answered} times`);
+});
+
+test("a range of one prefix that is only partly cached is not answered from the prefix index", async () => {
+  const rule: PrefixRule = (ks) => (ks.charCodeAt(0) === 7 ? 2 : 0);
+  const key = (s: number) => {
+    const k = Buffer.alloc(KEY_BYTES);
+    k[0] = 7;
+    k[1] = 1;
+    k[20] = s;
+    return k;
+  };
+  const forest = new FakeForest(512);
+  // another mount's item, committed: in the forest only
+  forest.items.set(hex(key(5)), { key: key(5), value: Buffer.from([5]), seq: 1, flags: 0 });
+  const cache = new ItemCache(forest, { seq: 2, held: () => true }, 1 << 20, rule);
+  assert.equal(await cache.next(key(0), key(2)), undefined);
+  // [0, 2] is cached and holds nothing; 5 is past the cached range's end
+  const now = cache.nextNow(key(1), key(7));
+  assert.ok(now === NOT_CACHED || now?.key[20] === 5, "answered past the cached range");
+  assert.equal((await cache.next(key(1), key(7)))?.key[20], 5);
+  // now [0, 7] is cached: the index answers, and finds it
+  assert.equal((cache.nextNow(key(1), key(7)) as { key: Buffer }).key[20], 5);
 });

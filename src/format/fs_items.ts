@@ -356,6 +356,18 @@ export function decodeExtent(b: Buffer): ExtentVal {
 
 const MAXF = U64_MAX;
 
+/**
+ * Items found by a name's hash (dirents, xattrs) share the key's first
+ * NAME_HASH_PREFIX_BYTES bytes (zone, inode, type, hash) with the rest of
+ * their hash's items and no other: a lookup by name walks only those.
+ */
+export const NAME_HASH_PREFIX_BYTES = 18;
+
+/** NAME_HASH_PREFIX_BYTES for a dirent or xattr key given its zone and type bytes, else 0 */
+export function nameHashPrefixBytes(zone: number, type: number): number {
+  return zone === ZONE.fs && (type === FS_TYPE.dirent || type === FS_TYPE.xattr) ? NAME_HASH_PREFIX_BYTES : 0;
+}
+
 export const inodeKey = (ino: number): Key => makeKey(ZONE.fs, ino, FS_TYPE.inode);
 
 export const xattrKey = (ino: number, hash: number, id: number, part = 0): Key =>

@@ -22,6 +22,9 @@
  *    from a read of older roots.
  *  - items (sorted) and byKey (hashed) hold the same items, the same
  *    objects: every insert and removal goes through insert()/remove().
+ *  - byPrefix holds exactly the live items (value not null) whose keys
+ *    have an indexed prefix (prefixOf > 0), under that prefix: insert(),
+ *    remove() and put()'s changes between null and a value keep it.
  *  - clean items only live inside cached ranges; eviction drops whole
  *    ranges (least recently used first) with their clean items, never a
  *    dirty item, once the cache holds more than limitBytes; the range a
@@ -49,7 +52,13 @@
  * unsorted list (an append per newly dirty item, not a tree insert) that
  * is put in key order once, when a commit asks for them; markClean walks
  * them in that order and asks the range map only when a key leaves the
- * range that held the previous one.  lookupNow/nextNow answer from memory
+ * range that held the previous one.  Lookups by name (a dirent's or an
+ * xattr's name hash: format nameHashPrefixBytes) ask nextNow for a range
+ * whose keys all share one prefix; when a cached range covers it, the
+ * answer is the least of that prefix's live items in byPrefix (nearly
+ * always none or one), one hash probe where a descent of the sorted map
+ * misses the CPU's caches at most of its compares (measured through FUSE:
+ * about 7 µs a descent for the dirents of a 20,000 entry directory).  lookupNow/nextNow answer from memory
  * without a promise (NOT_CACHED when a read is needed); lookup/next are
  * them plus the read.  scanNow walks a cached range with one iterator of
  * the sorted map for callers that only read (readdir), instead of a
@@ -64,6 +73,7 @@ import { SortedMap } from "../util/sorted_map.js";
 import { assert } from "../util/errors.js";
 import { counters } from "../util/counters.js";
 import { keyLatin1, latin1Key, stringCompare, stringDec, stringInc } from "./key_strings.js";
+import { nameHashPrefixBytes } from "../format/fs_items.js";
 
 /** a dirty item as the commit sees it: null value for a deletion; delta: a delta to add, not a version */
 export interface DirtyItem {
@@ -88,6 +98,12 @@ interface CRange {
   end: string;
   used: number;
 }
+
+/** how many leading characters of a key string byPrefix files it under (0: not indexed) */
+export type PrefixRule = (ks: string) => number;
+
+/** dirents and xattrs, by (zone, inode, type, name hash) */
+const namePrefix: PrefixRule = (ks) => nameHashPrefixBytes(ks.charCodeAt(0), ks.charCodeAt(9));
 
 export interface ItemSource {
   readRange(start: Key, end: Key, limit: number): Promise<ForestRange>;
@@ -124,6 +140,8 @@ export class ItemCache implements FsItems {
   /** the same items by key: exact lookups take one hash probe instead of a walk of items (see the file comment) */
   private byKey = new Map<string, CItem>();
   private ranges = new SortedMap<string, CRange>(undefined, stringCompare);
+  /** the live items of indexed keys by prefix (see the invariants): one item, or several whose keys share it */
+  private byPrefix = new Map<string, CItem | CItem[]>();
   /** the dirty items, in no order until dirtySorted (each once: an item is listed when it turns dirty) */
   private dirtyList: CItem[] = [];
   private dirtySorted = true;
@@ -140,17 +158,69 @@ export class ItemCache implements FsItems {
     private readonly source: ItemSource,
     private readonly trans: ItemTransView,
     private readonly limitBytes = 256 * 1024 * 1024,
+    private readonly prefixOf: PrefixRule = namePrefix,
   ) {}
 
   /** a key not cached yet: into both maps */
   private insert(it: CItem): void {
     this.items.set(it.ks, it);
     this.byKey.set(it.ks, it);
+    if (it.value !== null) this.indexAdd(it);
   }
 
   private remove(ks: string): void {
+    const it = this.byKey.get(ks);
+    if (it && it.value !== null) this.indexDelete(it);
     this.items.delete(ks);
     this.byKey.delete(ks);
+  }
+
+  /** a live item into byPrefix, if its key is indexed */
+  private indexAdd(it: CItem): void {
+    const n = this.prefixOf(it.ks);
+    if (n === 0) return;
+    const p = it.ks.slice(0, n);
+    const had = this.byPrefix.get(p);
+    if (had === undefined) this.byPrefix.set(p, it);
+    else if (Array.isArray(had)) had.push(it);
+    else this.byPrefix.set(p, [had, it]);
+  }
+
+  /** an item out of byPrefix (it was live), if its key is indexed */
+  private indexDelete(it: CItem): void {
+    const n = this.prefixOf(it.ks);
+    if (n === 0) return;
+    const p = it.ks.slice(0, n);
+    const had = this.byPrefix.get(p);
+    if (had === it) this.byPrefix.delete(p);
+    else if (Array.isArray(had)) {
+      const i = had.indexOf(it);
+      assert(i >= 0, "indexed item missing from its prefix");
+      had.splice(i, 1);
+      if (had.length === 1) this.byPrefix.set(p, had[0]!);
+    } else assert(false, "indexed item missing from its prefix");
+  }
+
+  /**
+   * nextNow from byPrefix: the least live item of [firstS, lastS] when
+   * both share an indexed prefix (so every key between them does) and
+   * one cached range covers them; null when the index cannot answer
+   */
+  private nextByPrefix(firstS: string, lastS: string): ItemKV | undefined | null {
+    const n = this.prefixOf(firstS);
+    if (n === 0 || this.prefixOf(lastS) !== n) return null;
+    for (let i = 0; i < n; i++) if (firstS.charCodeAt(i) !== lastS.charCodeAt(i)) return null;
+    const p = this.ranges.getPairOrNextLower(firstS);
+    if (!p || p[1].end < lastS) return null;
+    p[1].used = ++this.tick;
+    counters.inc("item_next_by_prefix");
+    const had = this.byPrefix.get(firstS.slice(0, n));
+    let best: CItem | undefined;
+    if (had === undefined) return undefined;
+    for (const it of Array.isArray(had) ? had : [had]) {
+      if (it.ks >= firstS && it.ks <= lastS && (best === undefined || it.ks < best.ks)) best = it;
+    }
+    return best ? { key: latin1Key(best.ks), value: best.value! } : undefined;
   }
 
   private rangeContaining(k: string): CRange | undefined {
@@ -235,7 +305,11 @@ export class ItemCache implements FsItems {
   }
 
   nextNow(first: Key, last: Key): ItemKV | undefined | NotCached {
-    const r = this.nextFrom(keyLatin1(first), keyLatin1(last));
+    const firstS = keyLatin1(first);
+    const lastS = keyLatin1(last);
+    const indexed = this.nextByPrefix(firstS, lastS);
+    if (indexed !== null) return indexed;
+    const r = this.nextFrom(firstS, lastS);
     return typeof r === "string" ? NOT_CACHED : r;
   }
 
@@ -329,6 +403,7 @@ export class ItemCache implements FsItems {
       return;
     }
     // change the entry in place: one tree walk, not a get and a set
+    const wasLive = old.value !== null;
     this.bytes += itemBytes(value) - itemBytes(old.value);
     if (old.dirty) {
       this.dirtyBytes -= itemBytes(old.value);
@@ -341,6 +416,8 @@ export class ItemCache implements FsItems {
     old.seq = this.trans.seq;
     this.dirtyBytes += itemBytes(value);
     if (value === null) this.dirtyDeletes++;
+    if (wasLive && value === null) this.indexDelete(old);
+    else if (!wasLive && value !== null) this.indexAdd(old);
   }
 
   /** the accounting of a dirty item just inserted into items */
@@ -514,6 +591,24 @@ export class ItemCache implements FsItems {
   cachedItems(): number {
     assert(this.byKey.size === this.items.size, "item maps disagree");
     return this.items.size;
+  }
+
+  /** check byPrefix against the items, a walk of all of them (for tests): see the invariants */
+  checkPrefixIndex(): void {
+    let live = 0;
+    for (const it of this.items.values()) {
+      const n = this.prefixOf(it.ks);
+      if (n === 0 || it.value === null) continue;
+      live++;
+      const had = this.byPrefix.get(it.ks.slice(0, n));
+      assert(had === it || (Array.isArray(had) && had.includes(it)), `live item ${it.ks} not indexed`);
+    }
+    let indexed = 0;
+    for (const had of this.byPrefix.values()) {
+      assert(!Array.isArray(had) || had.length > 1, "a prefix of one item kept as a list");
+      indexed += Array.isArray(had) ? had.length : 1;
+    }
+    assert(indexed === live, `${indexed} items indexed, ${live} live indexed items`);
   }
 
   /** the number of key ranges known to be completely cached */
