@@ -121,6 +121,8 @@ const SORT_COMPARE_COST = 2;
 /** the JS objects of a cached item besides its key and value bytes: CItem and sorted map slot (64), hash map entry (40), key string (48), value Buffer (96) */
 const ITEM_OVERHEAD_BYTES = 64 + 40 + 48 + 96;
 const itemBytes = (v: Buffer | null) => KEY_BYTES + (v?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+/** what a live item's place in byPrefix adds: hash map entry (40) and the prefix string (32), counted in bytes */
+const PREFIX_ENTRY_BYTES = 40 + 32;
 
 const KEY_MAX_S = keyLatin1(KEY_MAX);
 const maxS = (a: string, b: string) => (a >= b ? a : b);
@@ -181,6 +183,7 @@ export class ItemCache implements FsItems {
     if (n === 0) return;
     const p = it.ks.slice(0, n);
     const had = this.byPrefix.get(p);
+    this.bytes += PREFIX_ENTRY_BYTES;
     if (had === undefined) this.byPrefix.set(p, it);
     else if (Array.isArray(had)) had.push(it);
     else this.byPrefix.set(p, [had, it]);
@@ -192,6 +195,7 @@ export class ItemCache implements FsItems {
     if (n === 0) return;
     const p = it.ks.slice(0, n);
     const had = this.byPrefix.get(p);
+    this.bytes -= PREFIX_ENTRY_BYTES;
     if (had === it) this.byPrefix.delete(p);
     else if (Array.isArray(had)) {
       const i = had.indexOf(it);
