@@ -30,8 +30,10 @@
  * With --runs R every target runs mdbench R times (each in a fresh
  * mdb.<pid> directory), and then the sequential write and read R times
  * (the targets taking turns each round), and the table shows the median
- * per cell, then a second table with the best.  The machine is shared: run it when quiet,
- * and read one run's numbers as noisy.
+ * per cell, then a second table with the best, then each run's
+ * scoutfs/floor (scoutfs/ext4 for seq) ratio with their median and
+ * lowest.  The machine is shared: run it when quiet, and read one run's
+ * numbers as noisy.
  *
  * Everything made is undone on the way out, failure or not (and on
  * SIGINT/SIGTERM): mounts unmounted (lazily if they will not go), the
@@ -408,6 +410,30 @@ function table(samples: Samples, pick: (xs: number[]) => number, title: string):
   return [title, line(head), ...rows.map(line)].join("\n");
 }
 
+/**
+ * The ratio of each run: scoutfs against the floor (metadata rows) or
+ * ext4 (seq rows) measured back to back in that run, then the median and
+ * the lowest of them.  The host's speed drifts between runs (the floor's
+ * creates/s moved by half within an hour); a pair measured minutes apart
+ * shares that drift, where the ratio of two medians may take its
+ * numerator and denominator from different runs.
+ */
+function runRatioTable(samples: Samples, runs: number, title: string): string {
+  const head = ["op", "against", ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), "median", "lowest"];
+  const rows = ROWS.map((r) => {
+    const ref: Target = r.key === "seqwrite" || r.key === "seqread" ? "ext4" : "floor";
+    const ours = samples.get("scoutfs")?.get(r.key) ?? [];
+    const theirs = samples.get(ref)?.get(r.key) ?? [];
+    const each = Array.from({ length: runs }, (_, i) => (ours[i] !== undefined && theirs[i]! > 0 ? ours[i]! / theirs[i]! : undefined));
+    const got = each.filter((x): x is number => x !== undefined);
+    const two = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
+    return [r.label, ref, ...each.map(two), two(got.length ? median(got) : undefined), two(got.length ? Math.min(...got) : undefined)];
+  });
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+  return [title, line(head), ...rows.map(line)].join("\n");
+}
+
 /* ------------------------------------------------------------------ */
 
 async function main(): Promise<void> {
@@ -464,7 +490,10 @@ async function main(): Promise<void> {
 
   const desc = `N=${a.files} files in one directory, seq ${a.seqMiB} MiB`;
   console.log(table(samples, median, a.runs > 1 ? `median of ${a.runs} runs, ${desc}` : desc));
-  if (a.runs > 1) console.log("\n" + table(samples, (xs) => Math.max(...xs), `best of ${a.runs} runs, ${desc}`));
+  if (a.runs > 1) {
+    console.log("\n" + table(samples, (xs) => Math.max(...xs), `best of ${a.runs} runs, ${desc}`));
+    console.log("\n" + runRatioTable(samples, a.runs, "scoutfs against the floor (metadata) or ext4 (seq), each run's pair measured back to back"));
+  }
 }
 
 let cleaning = false;
