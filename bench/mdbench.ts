@@ -23,8 +23,7 @@
  * (dd, 1 MiB blocks, conv=fsync: the time includes the fsync) and a
  * sequential read of it after dropping caches (scoutfs is also unmounted
  * and mounted again, so the daemon's own caches are cold too; tmpfs
- * cannot drop its pages, so its read is from memory).  Caches are dropped
- * before each write too: see the comment there.  MB/s is 10^6 bytes.
+ * cannot drop its pages, so its read is from memory).  MB/s is 10^6 bytes.
  *
  * The host is synced before every measurement (syncHost).
  *
@@ -480,11 +479,6 @@ async function main(): Promise<void> {
       const m = mounts.get(t)!;
       const file = path.join(m.dir, "seq");
       syncHost();
-      // every write starts with the page cache emptied, as every read does: on this VM a page of
-      // memory the page cache takes for the first time costs several times one it takes again
-      // (writing 1 GiB into a sparse file's holes: 1.8-3.4 s, 0.6 s after drop_caches), so without
-      // it the first target to write after others filled the cache paid for it (scoutfs, round 1)
-      dropCaches();
       add(samples, t, "seqwrite", seqWrite(file, a.seqMiB));
       await m.remount?.();
       dropCaches();
