@@ -405,8 +405,13 @@ function table(samples: Samples, pick: (xs: number[]) => number, title: string):
     ratio(cell("scoutfs", r.key), cell("floor", r.key)),
     ratio(cell("scoutfs", r.key), cell("ext4", r.key)),
   ]);
+  return render(title, head, rows, 1);
+}
+
+/** a title and columns as wide as their widest cell: the first `left` columns left-aligned, the rest right */
+function render(title: string, head: string[], rows: string[][], left: number): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+  const line = (cols: string[]) => cols.map((c, i) => (i < left ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
   return [title, line(head), ...rows.map(line)].join("\n");
 }
 
@@ -429,9 +434,7 @@ function runRatioTable(samples: Samples, runs: number, title: string): string {
     const two = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
     return [r.label, ref, ...each.map(two), two(got.length ? median(got) : undefined), two(got.length ? Math.min(...got) : undefined)];
   });
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cols: string[]) => cols.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
-  return [title, line(head), ...rows.map(line)].join("\n");
+  return render(title, head, rows, 2);
 }
 
 /* ------------------------------------------------------------------ */

@@ -58,8 +58,9 @@
  * answer is the least of that prefix's live items in byPrefix (nearly
  * always none or one), one hash probe where a descent of the sorted map
  * misses the CPU's caches at most of its compares (measured through FUSE:
- * about 7 µs a descent for the dirents of a 20,000 entry directory).  lookupNow/nextNow answer from memory
- * without a promise (NOT_CACHED when a read is needed); lookup/next are
+ * about 7 µs a descent for the dirents of a 20,000 entry directory).
+ * lookupNow/nextNow answer from memory without a promise (NOT_CACHED
+ * when a read is needed); lookup/next are
  * them plus the read.  scanNow walks a cached range with one iterator of
  * the sorted map for callers that only read (readdir), instead of a
  * descent per item.
@@ -214,16 +215,15 @@ export class ItemCache implements FsItems {
     const n = this.prefixOf(firstS);
     if (n === 0 || this.prefixOf(lastS) !== n) return null;
     for (let i = 0; i < n; i++) if (firstS.charCodeAt(i) !== lastS.charCodeAt(i)) return null;
-    const p = this.ranges.getPairOrNextLower(firstS);
-    if (!p || p[1].end < lastS) return null;
-    p[1].used = ++this.tick;
+    const rng = this.rangeContaining(firstS);
+    if (!rng || rng.end < lastS) return null;
     counters.inc("item_next_by_prefix");
     const had = this.byPrefix.get(firstS.slice(0, n));
-    let best: CItem | undefined;
     if (had === undefined) return undefined;
-    for (const it of Array.isArray(had) ? had : [had]) {
-      if (it.ks >= firstS && it.ks <= lastS && (best === undefined || it.ks < best.ks)) best = it;
-    }
+    const inRange = (it: CItem) => it.ks >= firstS && it.ks <= lastS;
+    let best: CItem | undefined;
+    if (!Array.isArray(had)) best = inRange(had) ? had : undefined;
+    else for (const it of had) if (inRange(it) && (best === undefined || it.ks < best.ks)) best = it;
     return best ? { key: latin1Key(best.ks), value: best.value! } : undefined;
   }
 
