@@ -60,7 +60,8 @@ export class Mount {
 
   static async openPaths(metaPath: string, dataPath: string, opts: MountOptions = {}): Promise<Mount> {
     const meta = await FileBlockDevice.open(metaPath);
-    const data = await FileBlockDevice.open(dataPath);
+    const data = await FileBlockDevice.open(dataPath, undefined, true, { directWrites: true });
+    opts.log?.(`scoutfs: data device ${dataPath}: ${data.directWrites ? "direct (O_DIRECT) writes" : "buffered writes, O_DIRECT refused"}`);
     return Mount.open(meta, data, opts);
   }
 
