@@ -1,8 +1,11 @@
 /*
- * FileBlockDevice's direct writes (src/block/device.ts) and the aligned
+ * FileBlockDevice's direct writes (src/block/device.ts), the write-behind
+ * DirectWriter under them (src/block/direct_writer.ts) and the aligned
  * bounce pool they use (src/block/aligned_pool.ts): whole-block writes go
- * through an O_DIRECT descriptor from any source buffer, land intact,
- * stay coherent with the buffered descriptor reads use, and fall back to
+ * through an O_DIRECT descriptor from any source buffer, are answered
+ * before the device has them, land intact and in order, stay coherent
+ * with the buffered descriptor reads use, latch a failed write's error
+ * for every later sync, write and overlapping read, and fall back to
  * buffered writes where O_DIRECT is refused (ramfs) or the write is not
  * aligned.
  */
@@ -13,7 +16,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FileBlockDevice } from "../src/block/device.js";
+import { open } from "node:fs/promises";
 import { ALIGN, AlignedPool } from "../src/block/aligned_pool.js";
+import { DirectWriter, type PositionalWriter } from "../src/block/direct_writer.js";
 
 const MiB = 1 << 20;
 
@@ -130,6 +135,185 @@ test("more writes in flight than bounce slots all land, and every slot comes bac
     for (let i = 0; i < bufs.length; i++) assert.deepEqual(await dev.read(i * (MiB + 4 * ALIGN), bufs[i]!.length), bufs[i], `write ${i}`);
   } finally {
     await dev.close();
+  }
+});
+
+test("a direct write is answered while the device write is in flight, and reads of its range wait for it", { skip: !direct && "no O_DIRECT here" }, async () => {
+  const img = tempImage(dir, 8 * MiB);
+  const fh = await open(img, fs.constants.O_RDWR | fs.constants.O_DIRECT);
+  const w = new DirectWriter(img, fh, new AlignedPool(MiB, 4));
+  const dev = await FileBlockDevice.open(img);
+  try {
+    const src = pattern(2 * MiB, 11);
+    await w.write(MiB, src);
+    // the device writes complete in a later turn of the event loop: nothing can have finished yet
+    assert.equal(w.inFlight(), 2, "both pieces are in flight when write() returns");
+    await w.waitFor(2 * MiB, 2 * MiB + ALIGN);
+    assert.deepEqual(await dev.read(2 * MiB, MiB), src.subarray(MiB), "the second piece landed once waitFor returned");
+    await w.drain();
+    assert.equal(w.inFlight(), 0);
+    assert.deepEqual(await dev.read(MiB, 2 * MiB), src);
+  } finally {
+    await dev.close();
+    await w.close();
+  }
+});
+
+test("many overlapping writes through a direct device leave the last one's bytes", { skip: !direct && "no O_DIRECT here" }, async () => {
+  const img = tempImage(dir, 4 * MiB);
+  fs.writeFileSync(img, Buffer.alloc(4 * MiB)); // allocated blocks: the host runs direct writes to them in parallel
+  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
+  try {
+    const want = Buffer.alloc(4 * MiB);
+    const put = async (off: number, b: Buffer) => {
+      await dev.write(off, b);
+      b.copy(want, off);
+      b.fill(0); // the caller's buffer is its own again once write() settles
+    };
+    for (let i = 0; i < 40; i++) {
+      // a slow piece, then small ones inside it that would finish first if nothing ordered them
+      const base = (i % 3) * MiB;
+      await put(base, unalignedCopy(pattern(MiB, 500 + i)));
+      await put(base + (i % 7) * ALIGN, unalignedCopy(pattern(ALIGN, 900 + i)));
+      await put(base + MiB - 2 * ALIGN, unalignedCopy(pattern(4 * ALIGN, 1300 + i)));
+    }
+    assert.deepEqual(await dev.read(0, 4 * MiB), want);
+  } finally {
+    await dev.close();
+  }
+});
+
+/** a descriptor over memory whose writes complete only when the test says, in any order */
+class GatedWriter implements PositionalWriter {
+  readonly disk = Buffer.alloc(8 * MiB);
+  /** writes issued and not completed, in the order issued */
+  readonly pending: { position: number; length: number; finish: (err?: Error) => void }[] = [];
+  closed = false;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    const bytes = Buffer.from(buffer.subarray(offset, offset + length)); // what the caller handed over at issue
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        position,
+        length,
+        finish: (err) => {
+          if (err) return reject(err);
+          bytes.copy(this.disk, position);
+          resolve({ bytesWritten: length });
+        },
+      });
+    });
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+  /** complete the pending write at position (the first issued there) */
+  complete(position: number, err?: Error): void {
+    const i = this.pending.findIndex((p) => p.position === position);
+    assert.ok(i >= 0, `a write at ${position} is pending`);
+    this.pending.splice(i, 1)[0]!.finish(err);
+  }
+}
+
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+test("DirectWriter: a write overlapping one in flight is issued only after it completes; others go at once", async () => {
+  const g = new GatedWriter();
+  const w = new DirectWriter("gated", g, new AlignedPool(MiB, 4));
+  await w.write(0, pattern(MiB, 1));
+  await w.write(2 * MiB, pattern(ALIGN, 2)); // overlaps nothing
+  await w.write(ALIGN, pattern(ALIGN, 3)); // inside the first
+  await turns();
+  assert.deepEqual(
+    g.pending.map((p) => p.position),
+    [0, 2 * MiB],
+    "the overlapping write waits; the other was issued beside the first",
+  );
+  const waited = w.waitFor(ALIGN, 2 * ALIGN);
+  let waitDone = false;
+  void waited.then(() => (waitDone = true));
+  g.complete(2 * MiB);
+  await turns();
+  assert.equal(waitDone, false, "waitFor still waits for both writes over its range");
+  g.complete(0); // the first lands, then the overlapping one is issued
+  await turns();
+  assert.deepEqual(g.pending.map((p) => p.position), [ALIGN]);
+  assert.equal(waitDone, false);
+  g.complete(ALIGN);
+  await waited;
+  const want = pattern(MiB, 1);
+  pattern(ALIGN, 3).copy(want, ALIGN);
+  assert.deepEqual(g.disk.subarray(0, MiB), want, "the later write's bytes stay");
+  assert.deepEqual(g.disk.subarray(2 * MiB, 2 * MiB + ALIGN), pattern(ALIGN, 2));
+  await w.drain();
+  assert.equal(w.inFlight(), 0);
+});
+
+test("DirectWriter: with every slot out a write waits for one; a failed write is latched", async () => {
+  const g = new GatedWriter();
+  const w = new DirectWriter("gated", g, new AlignedPool(MiB, 2));
+  await w.write(0, pattern(2 * MiB, 4)); // two slots out
+  let third = false;
+  const p3 = w.write(4 * MiB, pattern(ALIGN, 5)).then(() => (third = true));
+  await turns();
+  assert.equal(third, false, "no slot: the third write waits");
+  g.complete(0, new Error("EIO: the disk said no"));
+  await p3;
+  await turns();
+  g.complete(4 * MiB);
+  g.complete(MiB);
+  await assert.rejects(w.waitFor(0, ALIGN).then(() => w.drain()), /the disk said no/);
+  await assert.rejects(w.drain(), /the disk said no/, "every later drain fails");
+  await assert.rejects(w.write(6 * MiB, pattern(ALIGN, 6)), /the disk said no/, "and every later write");
+  await w.waitFor(4 * MiB, 5 * MiB); // a range whose write did land: nothing in flight, nothing to throw
+  await assert.rejects(w.close(), /the disk said no/);
+  assert.equal(g.closed, true, "close closes the descriptor even so");
+});
+
+test("DirectWriter: waitFor throws when a write it waited for failed", async () => {
+  const g = new GatedWriter();
+  const w = new DirectWriter("gated", g, new AlignedPool(MiB, 2));
+  await w.write(0, pattern(ALIGN, 7));
+  const waited = w.waitFor(0, ALIGN);
+  g.complete(0, new Error("EIO: gone"));
+  await assert.rejects(waited, /gone/);
+});
+
+test("a failed direct write fails every later sync, write and read of its range, and close still closes", { skip: (!direct || process.getuid?.() !== 0) && "needs O_DIRECT and root" }, async () => {
+  const mnt = fs.mkdtempSync(path.join(dir, "small-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "none", mnt]);
+  try {
+    const img = tempImage(mnt, 8 * MiB);
+    if (!allowsODirect(img)) return; // a tmpfs without O_DIRECT (before Linux 6.6): no direct write to fail
+    const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
+    assert.equal(dev.directWrites, true);
+    await dev.write(0, pattern(MiB, 1)); // answered: the device write fails behind it (256 KiB of space)
+    await assert.rejects(dev.sync(), /ENOSPC|no space/i);
+    await assert.rejects(dev.sync(), /ENOSPC|no space/i, "latched: the next sync fails too");
+    await assert.rejects(dev.write(2 * MiB, pattern(ALIGN, 2)), /ENOSPC|no space/i);
+    await assert.rejects(dev.close(), /ENOSPC|no space/i);
+    assert.deepEqual(openFlagsOf(img), [], "both descriptors closed");
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+});
+
+test("a read waiting on a direct write that fails throws instead of returning the old bytes", { skip: (!direct || process.getuid?.() !== 0) && "needs O_DIRECT and root" }, async () => {
+  const mnt = fs.mkdtempSync(path.join(dir, "small-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "none", mnt]);
+  try {
+    const img = tempImage(mnt, 8 * MiB);
+    if (!allowsODirect(img)) return;
+    const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
+    try {
+      await dev.write(4 * MiB, pattern(MiB, 3));
+      await assert.rejects(dev.read(4 * MiB, ALIGN), /ENOSPC|no space/i);
+    } finally {
+      await dev.close().catch(() => {});
+    }
+  } finally {
+    execFileSync("umount", [mnt]);
   }
 });
 

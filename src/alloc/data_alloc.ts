@@ -23,7 +23,11 @@
  * background, and the commit's sync() only waits for it and flushes the
  * rest.  A background sync that fails is latched and fails every later
  * sync(): the kernel reports a writeback error to one fsync only, so the
- * commit's own sync could succeed without the lost writes.
+ * commit's own sync could succeed without the lost writes.  A data
+ * device writing through O_DIRECT (device.ts) has its data on the device
+ * when each write returns, so its syncs only flush the image file's new
+ * allocations and the device's cache; the background sync matters most
+ * where writes are buffered.
  */
 import { DATA_BLOCK_SIZE } from "../format/constants.js";
 import type { AllocRoot } from "../format/structs.js";

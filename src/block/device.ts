@@ -13,13 +13,16 @@
  * on where memory is slow to get (on a VM whose host takes back guest
  * memory that was free, 1 GiB written into fresh pages takes 2-3 s against
  * 0.4-0.5 s with O_DIRECT).  So such a device writes through a second file
- * descriptor opened O_DIRECT, copying each write into a page-aligned
- * bounce buffer (aligned_pool.ts) first, and reads through the buffered
- * one, keeping the host's readahead.  The kernel keeps the two coherent: a
- * direct write flushes and drops the cached pages of its range.  Where
- * O_DIRECT is refused (tmpfs) or a probe read shows the bounce memory is
- * not aligned enough, and for a write not on 4096-byte boundaries, writes
- * are buffered as before.
+ * descriptor opened O_DIRECT, behind the caller: a DirectWriter
+ * (direct_writer.ts) copies each write into page-aligned bounce buffers
+ * and answers while the device write goes on.  Reads go through the
+ * buffered descriptor, keeping the host's readahead, after waiting for
+ * the writes in flight over their range; the kernel keeps the two
+ * descriptors coherent (a direct write flushes and drops the cached pages
+ * of its range).  sync() waits for every write in flight first.  Where
+ * O_DIRECT is refused (ramfs) or a probe read shows the bounce memory is
+ * not aligned enough, writes are buffered as before, and so is a write
+ * not on 4096-byte boundaries (after the direct writes it overlaps).
  *
  * Invariant: no layer keeps its own file descriptor; devices are opened
  * here and closed here.
@@ -28,8 +31,9 @@ import { constants as fsConstants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { FsError } from "../util/errors.js";
 import { ALIGN, AlignedPool } from "./aligned_pool.js";
+import { DirectWriter } from "./direct_writer.js";
 
-/** bounce buffers of every direct-writing device in the process (one per write in flight, up to 8) */
+/** bounce buffers of every direct-writing device in the process (one per MiB in flight, up to 8) */
 const BOUNCE_SLOT_BYTES = 1 << 20;
 const BOUNCE_SLOTS = 8;
 let bouncePool: AlignedPool | undefined;
@@ -63,8 +67,8 @@ export class FileBlockDevice implements BlockDevice {
     readonly name: string,
     private readonly fh: FileHandle,
     private size: number,
-    /** the O_DIRECT descriptor writes go through, when direct writes were asked for and work */
-    private readonly direct?: FileHandle,
+    /** writes behind through an O_DIRECT descriptor, when direct writes were asked for and work */
+    private readonly direct?: DirectWriter,
   ) {}
 
   /** whether whole-block writes bypass the page cache (for the mount log and tests) */
@@ -91,10 +95,11 @@ export class FileBlockDevice implements BlockDevice {
       size = st.isBlockDevice() ? await blockDeviceSize(path, st.rdev) : st.size;
     }
     const direct = writable && opts.directWrites ? await openDirect(path) : undefined;
-    return new FileBlockDevice(path, fh, size, direct);
+    return new FileBlockDevice(path, fh, size, direct && new DirectWriter(path, direct, bounce()));
   }
 
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    await this.direct?.waitFor(offset, offset + length);
     const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
@@ -109,7 +114,8 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    if (this.direct && offset % ALIGN === 0 && data.length % ALIGN === 0) return this.writeDirect(this.direct, offset, data);
+    if (this.direct && offset % ALIGN === 0 && data.length % ALIGN === 0) return this.direct.write(offset, data);
+    await this.direct?.waitFor(offset, offset + data.length);
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
@@ -117,28 +123,9 @@ export class FileBlockDevice implements BlockDevice {
     }
   }
 
-  /** a slot-sized piece at a time: copied into a bounce slot, written from there */
-  private async writeDirect(direct: FileHandle, offset: number, data: Buffer): Promise<void> {
-    const pool = bounce();
-    for (let done = 0; done < data.length; ) {
-      const n = Math.min(pool.slotBytes, data.length - done);
-      const slot = await pool.take();
-      try {
-        data.copy(slot, 0, done, done + n);
-        for (let w = 0; w < n; ) {
-          const { bytesWritten } = await direct.write(slot, w, n - w, offset + done + w);
-          if (bytesWritten <= 0) throw new FsError("EIO", `${this.name}: direct write at ${offset + done + w} wrote nothing`);
-          w += bytesWritten;
-        }
-      } finally {
-        pool.give(slot);
-      }
-      done += n;
-    }
-  }
-
-  /** fdatasync of the file (either descriptor would do): the direct writes' allocations and the device cache too */
+  /** the writes in flight, then fdatasync of the file (either descriptor would do): the direct writes' allocations and the device cache too */
   async sync(): Promise<void> {
+    await this.direct?.drain();
     await this.fh.datasync();
   }
 
@@ -146,9 +133,13 @@ export class FileBlockDevice implements BlockDevice {
     return this.size;
   }
 
+  /** after the writes in flight; throws a direct write's error, having closed both descriptors */
   async close(): Promise<void> {
-    await this.direct?.close();
-    await this.fh.close();
+    try {
+      await this.direct?.close();
+    } finally {
+      await this.fh.close();
+    }
   }
 }
 
