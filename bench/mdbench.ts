@@ -29,7 +29,8 @@
  *
  * With --runs R every target runs mdbench R times (each in a fresh
  * mdb.<pid> directory), and then the sequential write and read R times
- * (the targets taking turns each round), and the table shows the median
+ * (the targets taking turns each round, each round starting with the next
+ * target), and the table shows the median
  * per cell, then a second table with the best, then each run's
  * scoutfs/floor (scoutfs/ext4 for seq) ratio with their median and
  * lowest.  The machine is shared: run it when quiet, and read one run's
@@ -364,6 +365,13 @@ function seqRead(file: string, mib: number): number {
   return size / 1e6 / s;
 }
 
+/** xs starting at its (k mod length)th element, wrapping around */
+function rotate<T>(xs: readonly T[], k: number): T[] {
+  if (xs.length === 0) return [];
+  const i = ((k % xs.length) + xs.length) % xs.length;
+  return [...xs.slice(i), ...xs.slice(0, i)];
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -475,10 +483,12 @@ async function main(): Promise<void> {
     }
   }
 
-  // one write (and read) is at the mercy of the host's writeback: as many rounds as mdbench runs
+  // one write (and read) is at the mercy of the host's writeback: as many rounds as mdbench runs.
+  // Each round starts with the next target: the first write of the first round takes memory the
+  // host may have taken back (slow on this VM), later ones reuse what the one before freed
+  const seqOrder = order.filter((t) => t !== "floor");
   for (let run = 0; a.seqMiB > 0 && run < a.runs; run++) {
-    for (const t of order) {
-      if (t === "floor") continue;
+    for (const t of rotate(seqOrder, run)) {
       const m = mounts.get(t)!;
       const file = path.join(m.dir, "seq");
       syncHost();
