@@ -360,6 +360,23 @@ test("on a file system that refuses O_DIRECT (ramfs) writes are buffered", { ski
   }
 });
 
+test("without address space for the bounce memory (a tight ulimit -v) writes are buffered", { skip: !direct && "no O_DIRECT here" }, () => {
+  const img = tempImage(dir, 2 * MiB);
+  const deviceJs = new URL("../src/block/device.js", import.meta.url).href;
+  const script = `
+    const { FileBlockDevice } = await import(${JSON.stringify(deviceJs)});
+    const dev = await FileBlockDevice.open(${JSON.stringify(img)}, undefined, true, { directWrites: true });
+    await dev.write(4096, Buffer.alloc(8192, 7));
+    const back = await dev.read(4096, 8192);
+    await dev.close();
+    console.log(JSON.stringify({ direct: dev.directWrites, landed: back.every((b) => b === 7) }));`;
+  // enough for node itself, far too little for the 8 GiB a WebAssembly.Memory reserves
+  const out = execFileSync("bash", ["-c", 'ulimit -v 3000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+    encoding: "utf8",
+  });
+  assert.deepEqual(JSON.parse(out.trim()), { direct: false, landed: true });
+});
+
 test("the aligned pool hands out disjoint aligned slots, and waiters get returned slots in arrival order", async () => {
   assert.throws(() => new AlignedPool(ALIGN + 1, 2), RangeError);
   assert.throws(() => new AlignedPool(ALIGN, 0), RangeError);

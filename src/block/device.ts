@@ -145,17 +145,20 @@ export class FileBlockDevice implements BlockDevice {
 
 /**
  * path opened O_DIRECT for writing, or undefined when the file system
- * refuses O_DIRECT or a direct read into a bounce slot fails (the slot's
- * memory not aligned enough for this device)
+ * refuses O_DIRECT, the bounce memory cannot be had (a WebAssembly.Memory
+ * reserves more address space than a tight ulimit -v allows), or a direct
+ * read into a bounce slot fails (the slot's memory not aligned enough for
+ * this device)
  */
 async function openDirect(path: string): Promise<FileHandle | undefined> {
+  let pool: AlignedPool;
   let fh: FileHandle;
   try {
+    pool = bounce();
     fh = await open(path, fsConstants.O_RDWR | fsConstants.O_DIRECT);
   } catch {
     return undefined;
   }
-  const pool = bounce();
   const slot = await pool.take();
   try {
     await fh.read(slot, 0, ALIGN, 0);
