@@ -271,6 +271,21 @@ test("DirectWriter: with every slot out a write waits for one; a failed write is
   assert.equal(g.closed, true, "close closes the descriptor even so");
 });
 
+test("DirectWriter: a descriptor that throws at once fails the write's piece, and drain ends", async () => {
+  const throwing: PositionalWriter = {
+    write: () => {
+      throw new Error("EBADF: thrown before any promise");
+    },
+    close: async () => {},
+  };
+  const pool = new AlignedPool(MiB, 2);
+  const w = new DirectWriter("throwing", throwing, pool);
+  await w.write(0, pattern(ALIGN, 8));
+  assert.equal(w.inFlight(), 0, "the failed piece left the set");
+  assert.equal(pool.available(), 2, "and gave its slot back");
+  await assert.rejects(w.drain(), /thrown before any promise/);
+});
+
 test("DirectWriter: waitFor throws when a write it waited for failed", async () => {
   const g = new GatedWriter();
   const w = new DirectWriter("gated", g, new AlignedPool(MiB, 2));

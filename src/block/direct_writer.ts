@@ -64,6 +64,8 @@ export class DirectWriter {
   private start(slot: Buffer, n: number, at: number): void {
     const before = this.overlapping(at, at + n).map((p) => p.done);
     const piece: Piece = { start: at, end: at + n, failed: false, done: Promise.resolve() };
+    // in the set before the write starts: a write that fails at once still leaves it in its finally
+    this.inflight.add(piece);
     piece.done = (async () => {
       try {
         if (before.length > 0) await Promise.all(before);
@@ -80,7 +82,6 @@ export class DirectWriter {
         this.inflight.delete(piece);
       }
     })();
-    this.inflight.add(piece);
   }
 
   private overlapping(start: number, end: number): Piece[] {
