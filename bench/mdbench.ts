@@ -365,10 +365,9 @@ function seqRead(file: string, mib: number): number {
   return size / 1e6 / s;
 }
 
-/** xs starting at its (k mod length)th element, wrapping around */
+/** xs starting at its (k mod length)th element (k >= 0), wrapping around */
 function rotate<T>(xs: readonly T[], k: number): T[] {
-  if (xs.length === 0) return [];
-  const i = ((k % xs.length) + xs.length) % xs.length;
+  const i = xs.length === 0 ? 0 : k % xs.length;
   return [...xs.slice(i), ...xs.slice(0, i)];
 }
 

@@ -72,14 +72,34 @@ function unalignedCopy(src: Buffer): Buffer {
   return view;
 }
 
+/** img opened with directWrites for fn, closed after it whatever happens */
+async function withDirectDevice<T>(img: string, fn: (dev: FileBlockDevice) => Promise<T>): Promise<T> {
+  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
+  try {
+    return await fn(dev);
+  } finally {
+    await dev.close();
+  }
+}
+
+/** a new mount of type (with options such as -o size=...) on a directory under dir for fn, unmounted after it */
+async function withMount<T>(type: string, options: string[], fn: (mnt: string) => Promise<T>): Promise<T> {
+  const mnt = fs.mkdtempSync(path.join(dir, `${type}-`));
+  execFileSync("mount", ["-t", type, ...options, "none", mnt]);
+  try {
+    return await fn(mnt);
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoutfs-blockdev-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const direct = allowsODirect(tempImage(dir, ALIGN));
 
 test("direct writes go through an O_DIRECT descriptor and read back intact, also after reopening", { skip: !direct && "no O_DIRECT here" }, async () => {
   const img = tempImage(dir, 16 * MiB);
-  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-  try {
+  await withDirectDevice(img, async (dev) => {
     assert.equal(dev.directWrites, true);
     const flags = openFlagsOf(img);
     assert.ok(
@@ -97,9 +117,7 @@ test("direct writes go through an O_DIRECT descriptor and read back intact, also
     assert.deepEqual(await dev.read(MiB, big.length), big);
     assert.deepEqual(await dev.read(8 * MiB + ALIGN, odd.length), odd);
     await dev.sync();
-  } finally {
-    await dev.close();
-  }
+  });
   assert.deepEqual(openFlagsOf(img), [], "close closes both descriptors");
   const again = await FileBlockDevice.open(img);
   try {
@@ -110,9 +128,7 @@ test("direct writes go through an O_DIRECT descriptor and read back intact, also
 });
 
 test("a direct write replaces what a buffered read cached of its range", { skip: !direct && "no O_DIRECT here" }, async () => {
-  const img = tempImage(dir, 4 * MiB);
-  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-  try {
+  await withDirectDevice(tempImage(dir, 4 * MiB), async (dev) => {
     assert.equal(dev.directWrites, true);
     for (let round = 0; round < 4; round++) {
       const before = await dev.read(2 * ALIGN, 4 * ALIGN); // cached by the buffered descriptor
@@ -121,21 +137,15 @@ test("a direct write replaces what a buffered read cached of its range", { skip:
       await dev.write(2 * ALIGN, next);
       assert.deepEqual(await dev.read(2 * ALIGN, 4 * ALIGN), next, `round ${round}: the read sees the direct write`);
     }
-  } finally {
-    await dev.close();
-  }
+  });
 });
 
 test("more writes in flight than bounce slots all land, and every slot comes back", { skip: !direct && "no O_DIRECT here" }, async () => {
-  const img = tempImage(dir, 32 * MiB);
-  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-  try {
+  await withDirectDevice(tempImage(dir, 32 * MiB), async (dev) => {
     const bufs = Array.from({ length: 20 }, (_, i) => unalignedCopy(pattern(MiB + (i % 3) * ALIGN, 1000 + i)));
     await Promise.all(bufs.map((b, i) => dev.write(i * (MiB + 4 * ALIGN), b)));
     for (let i = 0; i < bufs.length; i++) assert.deepEqual(await dev.read(i * (MiB + 4 * ALIGN), bufs[i]!.length), bufs[i], `write ${i}`);
-  } finally {
-    await dev.close();
-  }
+  });
 });
 
 test("a direct write is answered while the device write is in flight, and reads of its range wait for it", { skip: !direct && "no O_DIRECT here" }, async () => {
@@ -162,8 +172,7 @@ test("a direct write is answered while the device write is in flight, and reads 
 test("many overlapping writes through a direct device leave the last one's bytes", { skip: !direct && "no O_DIRECT here" }, async () => {
   const img = tempImage(dir, 4 * MiB);
   fs.writeFileSync(img, Buffer.alloc(4 * MiB)); // allocated blocks: the host runs direct writes to them in parallel
-  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-  try {
+  await withDirectDevice(img, async (dev) => {
     const want = Buffer.alloc(4 * MiB);
     const put = async (off: number, b: Buffer) => {
       await dev.write(off, b);
@@ -178,9 +187,7 @@ test("many overlapping writes through a direct device leave the last one's bytes
       await put(base + MiB - 2 * ALIGN, unalignedCopy(pattern(4 * ALIGN, 1300 + i)));
     }
     assert.deepEqual(await dev.read(0, 4 * MiB), want);
-  } finally {
-    await dev.close();
-  }
+  });
 });
 
 /** a descriptor over memory whose writes complete only when the test says, in any order */
@@ -231,6 +238,7 @@ test("DirectWriter: a write overlapping one in flight is issued only after it co
     "the overlapping write waits; the other was issued beside the first",
   );
   const waited = w.waitFor(ALIGN, 2 * ALIGN);
+  assert.ok(waited, "two writes over the range are in flight: waitFor has to wait");
   let waitDone = false;
   void waited.then(() => (waitDone = true));
   g.complete(2 * MiB);
@@ -263,7 +271,8 @@ test("DirectWriter: with every slot out a write waits for one; a failed write is
   await turns();
   g.complete(4 * MiB);
   g.complete(MiB);
-  await assert.rejects(w.waitFor(0, ALIGN).then(() => w.drain()), /the disk said no/);
+  assert.equal(w.waitFor(0, ALIGN), undefined, "the failed piece is no longer in flight");
+  await assert.rejects(w.drain(), /the disk said no/);
   await assert.rejects(w.drain(), /the disk said no/, "every later drain fails");
   await assert.rejects(w.write(6 * MiB, pattern(ALIGN, 6)), /the disk said no/, "and every later write");
   await w.waitFor(4 * MiB, 5 * MiB); // a range whose write did land: nothing in flight, nothing to throw
@@ -291,14 +300,13 @@ test("DirectWriter: waitFor throws when a write it waited for failed", async () 
   const w = new DirectWriter("gated", g, new AlignedPool(MiB, 2));
   await w.write(0, pattern(ALIGN, 7));
   const waited = w.waitFor(0, ALIGN);
+  assert.ok(waited, "the write is in flight");
   g.complete(0, new Error("EIO: gone"));
   await assert.rejects(waited, /gone/);
 });
 
 test("a failed direct write fails every later sync, write and read of its range, and close still closes", { skip: (!direct || process.getuid?.() !== 0) && "needs O_DIRECT and root" }, async () => {
-  const mnt = fs.mkdtempSync(path.join(dir, "small-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "none", mnt]);
-  try {
+  await withMount("tmpfs", ["-o", "size=256k"], async (mnt) => {
     const img = tempImage(mnt, 8 * MiB);
     if (!allowsODirect(img)) return; // a tmpfs without O_DIRECT (before Linux 6.6): no direct write to fail
     const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
@@ -309,15 +317,11 @@ test("a failed direct write fails every later sync, write and read of its range,
     await assert.rejects(dev.write(2 * MiB, pattern(ALIGN, 2)), /ENOSPC|no space/i);
     await assert.rejects(dev.close(), /ENOSPC|no space/i);
     assert.deepEqual(openFlagsOf(img), [], "both descriptors closed");
-  } finally {
-    execFileSync("umount", [mnt]);
-  }
+  });
 });
 
 test("a read waiting on a direct write that fails throws instead of returning the old bytes", { skip: (!direct || process.getuid?.() !== 0) && "needs O_DIRECT and root" }, async () => {
-  const mnt = fs.mkdtempSync(path.join(dir, "small-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "none", mnt]);
-  try {
+  await withMount("tmpfs", ["-o", "size=256k"], async (mnt) => {
     const img = tempImage(mnt, 8 * MiB);
     if (!allowsODirect(img)) return;
     const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
@@ -325,26 +329,21 @@ test("a read waiting on a direct write that fails throws instead of returning th
       await dev.write(4 * MiB, pattern(MiB, 3));
       await assert.rejects(dev.read(4 * MiB, ALIGN), /ENOSPC|no space/i);
     } finally {
-      await dev.close().catch(() => {});
+      await dev.close().catch(() => {}); // the failed write's error again: the test is the read's
     }
-  } finally {
-    execFileSync("umount", [mnt]);
-  }
+  });
 });
 
 test("writes not on block boundaries, and devices opened without directWrites, are buffered and land too", async () => {
   const img = tempImage(dir, 4 * MiB);
-  const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-  try {
+  await withDirectDevice(img, async (dev) => {
     const b = pattern(1000, 7);
     await dev.write(ALIGN + 100, b);
     assert.deepEqual(await dev.read(ALIGN + 100, 1000), b);
     const whole = pattern(2 * ALIGN, 8);
     await dev.write(3 * ALIGN, whole);
     assert.deepEqual(await dev.read(3 * ALIGN, 2 * ALIGN), whole);
-  } finally {
-    await dev.close();
-  }
+  });
   const plain = await FileBlockDevice.open(img);
   try {
     assert.equal(plain.directWrites, false);
@@ -356,23 +355,16 @@ test("writes not on block boundaries, and devices opened without directWrites, a
 });
 
 test("on a file system that refuses O_DIRECT (ramfs) writes are buffered", { skip: process.getuid?.() !== 0 && "mounting ramfs needs root" }, async () => {
-  const mnt = fs.mkdtempSync(path.join(dir, "ramfs-"));
-  execFileSync("mount", ["-t", "ramfs", "none", mnt]);
-  try {
+  await withMount("ramfs", [], async (mnt) => {
     const img = tempImage(mnt, 2 * MiB);
     assert.equal(allowsODirect(img), false, "ramfs refuses O_DIRECT");
-    const dev = await FileBlockDevice.open(img, undefined, true, { directWrites: true });
-    try {
+    await withDirectDevice(img, async (dev) => {
       assert.equal(dev.directWrites, false);
       const b = pattern(2 * ALIGN, 9);
       await dev.write(ALIGN, b);
       assert.deepEqual(await dev.read(ALIGN, 2 * ALIGN), b);
-    } finally {
-      await dev.close();
-    }
-  } finally {
-    execFileSync("umount", [mnt]);
-  }
+    });
+  });
 });
 
 test("without address space for the bounce memory (a tight ulimit -v) writes are buffered", { skip: !direct && "no O_DIRECT here" }, () => {

@@ -99,7 +99,8 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
-    await this.direct?.waitFor(offset, offset + length);
+    const inFlight = this.direct?.waitFor(offset, offset + length);
+    if (inFlight) await inFlight;
     const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
@@ -115,7 +116,8 @@ export class FileBlockDevice implements BlockDevice {
 
   async write(offset: number, data: Buffer): Promise<void> {
     if (this.direct && offset % ALIGN === 0 && data.length % ALIGN === 0) return this.direct.write(offset, data);
-    await this.direct?.waitFor(offset, offset + data.length);
+    const inFlight = this.direct?.waitFor(offset, offset + data.length);
+    if (inFlight) await inFlight;
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);

@@ -90,12 +90,17 @@ export class DirectWriter {
     return out;
   }
 
-  /** until no piece in flight overlaps [start, end); throws if one of them failed */
-  async waitFor(start: number, end: number): Promise<void> {
+  /**
+   * until no piece in flight overlaps [start, end); rejects if one of them
+   * failed.  undefined when none overlaps (the usual case on every read:
+   * no promise to make and await)
+   */
+  waitFor(start: number, end: number): Promise<void> | undefined {
     const pieces = this.overlapping(start, end);
-    if (pieces.length === 0) return;
-    await Promise.all(pieces.map((p) => p.done));
-    if (pieces.some((p) => p.failed)) throw this.error ?? new FsError("EIO", `${this.name}: a direct write failed`);
+    if (pieces.length === 0) return undefined;
+    return Promise.all(pieces.map((p) => p.done)).then(() => {
+      if (pieces.some((p) => p.failed)) throw this.error ?? new FsError("EIO", `${this.name}: a direct write failed`);
+    });
   }
 
   /** until every piece in flight is written; throws the latched error of any piece that ever failed */
