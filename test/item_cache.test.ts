@@ -177,6 +177,31 @@ test("item cache reads what a map model holds, across commits, evictions and inv
 
 });
 
+test("cached ranges merge what overlaps or touches, as a model of covered keys says", () => {
+  // keys 0..39 differ in their last byte only, so key i + 1 follows key i with nothing between
+  const key = (i: number) => {
+    const k = Buffer.alloc(KEY_BYTES);
+    k[KEY_BYTES - 1] = i;
+    return k;
+  };
+  const span = fc.tuple(fc.nat(39), fc.nat(39)).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const);
+  fc.assert(
+    fc.property(fc.array(span, { minLength: 1, maxLength: 25 }), (spans) => {
+      const cache = new ItemCache(new FakeForest(512), { seq: 1, held: () => true });
+      const covered = new Set<number>();
+      for (const [a, b] of spans) {
+        cache.markEmpty(key(a), key(b));
+        for (let i = a; i <= b; i++) covered.add(i);
+        // one range per run of covered keys: touching ranges merged, none left overlapping
+        let runs = 0;
+        for (let i = 0; i < 40; i++) if (covered.has(i) && !covered.has(i - 1)) runs++;
+        assert.equal(cache.cachedRanges(), runs);
+        for (let i = 0; i < 40; i++) assert.equal(cache.lookupNow(key(i)), covered.has(i) ? undefined : NOT_CACHED, `key ${i}`);
+      }
+    }),
+  );
+});
+
 test("committed deletions stay as tombstones until a walk steps over them", async () => {
   const forest = new FakeForest(512);
   const trans = { seq: 1, held: () => true };

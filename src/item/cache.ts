@@ -245,22 +245,28 @@ export class ItemCache implements FsItems {
     return aEnd >= bStart || (aEnd !== KEY_MAX_S && stringInc(aEnd) === bStart);
   }
 
+  /**
+   * [start, end] is now cached: merged with every range it overlaps or
+   * touches.  A range that it extends from below (the usual case: the
+   * next inode number's items, the next key a commit leaves cached) keeps
+   * its entry and grows in place, without a delete and an insert of the
+   * same start in the sorted map.
+   */
   private addRange(start: string, end: string): void {
-    let s = start;
-    let e = end;
-    const lo = this.ranges.getPairOrNextLower(s);
-    if (lo && ItemCache.touches(lo[1].end, s)) {
-      s = lo[0];
-      e = maxS(e, lo[1].end);
-      this.ranges.delete(lo[0]);
-    }
+    const lo = this.ranges.getPairOrNextLower(start);
+    const grown: [string, CRange] = lo && ItemCache.touches(lo[1].end, start) ? lo : [start, { end, used: 0 }];
+    const [s, r] = grown;
+    let e = maxS(end, r.end);
     for (;;) {
-      const nx = this.ranges.getPairOrNextHigher(s);
+      // strictly after s: s itself is the range being grown (or not in the map yet)
+      const nx = this.ranges.nextHigherPair(s);
       if (!nx || !ItemCache.touches(e, nx[0])) break;
       e = maxS(e, nx[1].end);
       this.ranges.delete(nx[0]);
     }
-    this.ranges.set(s, { end: e, used: ++this.tick });
+    r.end = e;
+    r.used = ++this.tick;
+    if (grown !== lo) this.ranges.set(s, r);
   }
 
   private async populate(start: Key, end: Key): Promise<void> {
