@@ -4,7 +4,7 @@
  *
  *   npm run bench:md -- [--files N] [--seq-mib M] [--runs R] [--quick]
  *                       [--only scoutfs,floor,ext4,tmpfs] [--dir PATH]
- *                       [--cpu-prof DIR] [--keep]
+ *                       [--noise] [--cpu-prof DIR] [--keep]
  *
  * Design.  The metadata workload is ../shared/bench/mdbench.c (create,
  * stat, readdir, write 4K, read 4K, rename, unlink of N files in one
@@ -35,6 +35,12 @@
  * scoutfs/floor (scoutfs/ext4 for seq) ratio with their median and
  * lowest.  The machine is shared: run it when quiet, and read one run's
  * numbers as noisy.
+ *
+ * --noise measures how noisy: each run also runs mdbench on the floor a
+ * second time, right after the first, and the per-run table gains the
+ * floor's ratio to itself for each metadata op.  Nothing differs between
+ * the two but time, so how far that ratio strays from 1 is how far one
+ * run's scoutfs/floor ratio can stray without scoutfs changing.
  *
  * Everything made is undone on the way out, failure or not (and on
  * SIGINT/SIGTERM): mounts unmounted (lazily if they will not go), the
@@ -91,13 +97,15 @@ interface Args {
   dir: string;
   cpuProf?: string;
   keep: boolean;
+  /** run the floor twice per run and print its ratio to itself */
+  noise: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`mdbench: ${msg}\n`);
   process.stderr.write(
     "usage: node dist/bench/mdbench.js [--files N] [--seq-mib M] [--runs R] [--quick]\n" +
-      "                                  [--only scoutfs,floor,ext4,tmpfs] [--dir PATH] [--cpu-prof DIR] [--keep]\n",
+      "                                  [--only scoutfs,floor,ext4,tmpfs] [--dir PATH] [--noise] [--cpu-prof DIR] [--keep]\n",
   );
   process.exit(2);
 }
@@ -111,6 +119,7 @@ const FLAGS = {
   dir: { type: "string", default: os.tmpdir() },
   "cpu-prof": { type: "string" },
   keep: { type: "boolean", default: false },
+  noise: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -133,6 +142,7 @@ function parseArgs(argv: string[]): Args {
   };
   const names = v.only!.split(",").filter((s) => s !== "");
   for (const n of names) if (!(TARGETS as readonly string[]).includes(n)) usage(`--only: unknown target ${n}`);
+  if (v.noise && !names.includes("floor")) usage("--noise runs the floor twice: --only must include floor");
   return {
     files: int("files", v.files, v.quick ? 500 : 20_000, 1),
     seqMiB: int("seq-mib", v["seq-mib"], v.quick ? 16 : 1024, 0),
@@ -141,6 +151,7 @@ function parseArgs(argv: string[]): Args {
     dir: path.resolve(v.dir!),
     cpuProf: v["cpu-prof"] !== undefined ? path.resolve(v["cpu-prof"]) : undefined,
     keep: v.keep!,
+    noise: v.noise!,
   };
 }
 
@@ -377,9 +388,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-type Samples = Map<Target, Map<RowKey, number[]>>;
+/** the floor's second mdbench of each run (--noise) is filed as a target of its own */
+const FLOOR_AGAIN = "floor again";
+type Series = Target | typeof FLOOR_AGAIN;
+type Samples = Map<Series, Map<RowKey, number[]>>;
 
-function add(samples: Samples, t: Target, k: RowKey, v: number): void {
+function add(samples: Samples, t: Series, k: RowKey, v: number): void {
   let m = samples.get(t);
   if (!m) samples.set(t, (m = new Map()));
   let a = m.get(k);
@@ -431,16 +445,18 @@ function render(title: string, head: string[], rows: string[][], left: number): 
  * numerator and denominator from different runs.
  */
 function runRatioTable(samples: Samples, runs: number, title: string): string {
-  const head = ["op", "against", ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), "median", "lowest"];
-  const rows = ROWS.map((r) => {
-    const ref: Target = r.key === "seqwrite" || r.key === "seqread" ? "ext4" : "floor";
-    const ours = samples.get("scoutfs")?.get(r.key) ?? [];
-    const theirs = samples.get(ref)?.get(r.key) ?? [];
+  const head = ["op", "of / against", ...Array.from({ length: runs }, (_, i) => `run ${i + 1}`), "median", "lowest"];
+  const row = (label: string, of: Series, against: Series, key: RowKey) => {
+    const ours = samples.get(of)?.get(key) ?? [];
+    const theirs = samples.get(against)?.get(key) ?? [];
     const each = Array.from({ length: runs }, (_, i) => (ours[i] !== undefined && theirs[i]! > 0 ? ours[i]! / theirs[i]! : undefined));
     const got = each.filter((x): x is number => x !== undefined);
     const two = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
-    return [r.label, ref, ...each.map(two), two(got.length ? median(got) : undefined), two(got.length ? Math.min(...got) : undefined)];
-  });
+    return [label, `${of} / ${against}`, ...each.map(two), two(got.length ? median(got) : undefined), two(got.length ? Math.min(...got) : undefined)];
+  };
+  const rows = ROWS.map((r) => row(r.label, "scoutfs", r.key === "seqwrite" || r.key === "seqread" ? "ext4" : "floor", r.key));
+  // --noise: the floor against itself, the same pair with nothing changed but the time
+  if (samples.has(FLOOR_AGAIN)) for (const op of MD_OPS) rows.push(row(ROWS.find((r) => r.key === op)!.label, FLOOR_AGAIN, "floor", op));
   return render(title, head, rows, 2);
 }
 
@@ -473,10 +489,12 @@ async function main(): Promise<void> {
   }
 
   // runs interleave the targets, so a burst of load elsewhere hits one run of each rather than all runs of one
+  // (--noise: the floor's second mdbench right after its first)
+  const mdOrder: Series[] = order.flatMap((t): Series[] => (t === "floor" && a.noise ? [t, FLOOR_AGAIN] : [t]));
   for (let run = 0; run < a.runs; run++) {
-    for (const t of order) {
+    for (const t of mdOrder) {
       syncHost();
-      const r = runMdbench(bin, mounts.get(t)!.dir, a.files);
+      const r = runMdbench(bin, mounts.get(t === FLOOR_AGAIN ? "floor" : t)!.dir, a.files);
       for (const op of MD_OPS) add(samples, t, op, r[op]);
       log(`run ${run + 1} ${t}: ${MD_OPS.map((op) => `${op} ${fmt(r[op])}`).join(", ")}`);
     }
@@ -502,9 +520,10 @@ async function main(): Promise<void> {
 
   const desc = `N=${a.files} files in one directory, seq ${a.seqMiB} MiB`;
   console.log(table(samples, median, a.runs > 1 ? `median of ${a.runs} runs, ${desc}` : desc));
-  if (a.runs > 1) {
-    console.log("\n" + table(samples, (xs) => Math.max(...xs), `best of ${a.runs} runs, ${desc}`));
-    console.log("\n" + runRatioTable(samples, a.runs, "scoutfs against the floor (metadata) or ext4 (seq), each run's pair measured back to back"));
+  if (a.runs > 1) console.log("\n" + table(samples, (xs) => Math.max(...xs), `best of ${a.runs} runs, ${desc}`));
+  if (a.runs > 1 || a.noise) {
+    const title = "scoutfs against the floor (metadata) or ext4 (seq), each run's pair measured back to back";
+    console.log("\n" + runRatioTable(samples, a.runs, a.noise ? `${title}; then the floor against itself (--noise)` : title));
   }
 }
 
