@@ -304,12 +304,24 @@ export class Server implements ServerApi {
     return next;
   }
 
-  /** a leaving or dead client's avail and freed space goes back to the free trees */
+  /**
+   * A leaving or dead client's avail and freed space goes back to the free
+   * trees.  Its avail blocks hold nothing the last commit refers to and
+   * are free at once.  Its freed blocks are the tree blocks it replaced
+   * since its last commit: the last committed super block still reaches
+   * them through the log tree being finalized, so, like the list blocks,
+   * they go into the server's own freed list and become allocatable at
+   * the next transaction.  Freed into the free tree here, the top-up of
+   * the server's avail list at the end of this transaction could hand
+   * them to this very commit's block writes, which land before its super
+   * block: a crash in between would leave the last commit reading blocks
+   * overwritten.
+   */
   private async returnAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
     const avail = await MetaList.load(this.store, lt.metaAvail);
     const freed = await MetaList.load(this.store, lt.metaFreed);
-    await freeRuns(w, this.metaAlloc, [...avail.blknos, ...freed.blknos]);
-    for (const b of [...avail.storage, ...freed.storage]) this.lists.free(b);
+    await freeRuns(w, this.metaAlloc, avail.blknos);
+    for (const b of [...freed.blknos, ...avail.storage, ...freed.storage]) this.lists.free(b);
     for (const a of [lt.dataAvail, lt.dataFreed]) {
       for (const ext of await new ExtentTree(a).list(this.store)) await this.dataAlloc.free(w, ext.start, ext.len);
       await btreeFreeAll(w, a.root);
