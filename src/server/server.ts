@@ -226,11 +226,22 @@ export class Server implements ServerApi {
     return Math.max(16, Math.floor(this.sb.totalMetaBlocks / 64));
   }
 
-  /** move a client's freed blocks and extents back into the free trees, refill its avail */
+  /**
+   * Move a client's freed blocks and extents towards the free trees and
+   * refill its avail.  Its freed metadata blocks are the tree and list
+   * blocks it replaced since its last commit, which the last committed
+   * super block may still reach (when this transaction also records the
+   * tree that replaced them): they go into the server's own freed list,
+   * allocatable from its next transaction, so that none of this
+   * transaction's block writes can land on them (see returnAllocators).
+   * Freed data extents go straight back: the server writes no data
+   * blocks, and a client writes the ones it is given only after this
+   * transaction is durable.
+   */
   private async refreshAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
     const avail = await MetaList.load(this.store, lt.metaAvail);
     const freed = await MetaList.load(this.store, lt.metaFreed);
-    await freeRuns(w, this.metaAlloc, freed.blknos);
+    for (const b of freed.blknos) this.lists.free(b);
     freed.blknos = [];
     for (let tries = 0; tries < 8 && avail.length < this.opts.clientMetaAvailBlocks; tries++) {
       const ext = await this.allocForClient(w, this.opts.clientMetaAvailBlocks - avail.length);
@@ -254,8 +265,13 @@ export class Server implements ServerApi {
     lt.dataAvail = dataAvail.root;
   }
 
-  private async openLogTrees(w: BlockWriter, rid: bigint): Promise<OpenLogTrees> {
-    let lt = await this.findOpenLogTrees(rid);
+  /**
+   * The client's open log tree, or a new one, ready for its next
+   * transaction.  known: what the caller knows is open (undefined: none),
+   * without a lookup; without it, looked up.
+   */
+  private async openLogTrees(w: BlockWriter, rid: bigint, known?: { open: LogTrees | undefined }): Promise<OpenLogTrees> {
+    let lt = known ? known.open : await this.findOpenLogTrees(rid);
     if (!lt) {
       lt = {
         metaAvail: { ...EMPTY_LIST }, metaFreed: { ...EMPTY_LIST }, itemRoot: { ...EMPTY_ROOT },
@@ -281,9 +297,15 @@ export class Server implements ServerApi {
     return this.txn((w) => this.openLogTrees(w, rid));
   }
 
+  /**
+   * Record a client's committed log tree and open its next transaction,
+   * in one server transaction (one super block write per client commit):
+   * the tree is finalized if it outgrew the merge threshold, and the
+   * client then gets a new one.
+   */
   async commitLogTrees(lt: LogTrees): Promise<OpenLogTrees> {
     let finalize = false;
-    await this.txn(async (w) => {
+    const next = await this.txn(async (w) => {
       const cur = await btreeLookup(this.store, this.sb.logsRoot, logTreesKey(lt.rid, lt.nr));
       if (!cur || decodeLogTrees(cur.value).flags & LOG_TREES_FLAG_FINALIZED) {
         throw new FsError("ESTALE", `log tree ${lt.rid.toString(16)}.${lt.nr} is not open`);
@@ -295,11 +317,11 @@ export class Server implements ServerApi {
         await this.returnAllocators(w, lt);
         lt.flags |= LOG_TREES_FLAG_FINALIZED;
         counters.inc("server_log_trees_finalize");
+        await this.putLogTrees(w, lt);
       }
-      await this.putLogTrees(w, lt);
+      // finalized: the client has no open tree left and gets a new one; else it keeps this one (a copy: refreshed here)
+      return this.openLogTrees(w, lt.rid, { open: finalize ? undefined : { ...lt } });
     });
-    // the commit above made the client's freed blocks unreferenced: now they can be reclaimed
-    const next = await this.getLogTrees(lt.rid);
     if (finalize) this.startMerge();
     return next;
   }
