@@ -227,21 +227,30 @@ export class Server implements ServerApi {
   }
 
   /**
+   * Blocks the last committed super block may still reach (a client's
+   * freed tree and list blocks, which this transaction stops referencing)
+   * go into the server's own freed list, which its next transaction
+   * empties into the free tree.  Freed into the free tree now, the top-up
+   * of the server's avail list at the end of this transaction could hand
+   * them to this very commit's block writes, which land before its super
+   * block: a crash in between would leave the last commit reading
+   * overwritten blocks.
+   */
+  private stageReplaced(blknos: readonly number[]): void {
+    for (const b of blknos) this.lists.free(b);
+  }
+
+  /**
    * Move a client's freed blocks and extents towards the free trees and
-   * refill its avail.  Its freed metadata blocks are the tree and list
-   * blocks it replaced since its last commit, which the last committed
-   * super block may still reach (when this transaction also records the
-   * tree that replaced them): they go into the server's own freed list,
-   * allocatable from its next transaction, so that none of this
-   * transaction's block writes can land on them (see returnAllocators).
-   * Freed data extents go straight back: the server writes no data
-   * blocks, and a client writes the ones it is given only after this
-   * transaction is durable.
+   * refill its avail.  Its freed metadata blocks are staged
+   * (stageReplaced).  Freed data extents go straight back: the server
+   * writes no data blocks, and a client writes the ones it is given only
+   * after this transaction is durable.
    */
   private async refreshAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
     const avail = await MetaList.load(this.store, lt.metaAvail);
     const freed = await MetaList.load(this.store, lt.metaFreed);
-    for (const b of freed.blknos) this.lists.free(b);
+    this.stageReplaced(freed.blknos);
     freed.blknos = [];
     for (let tries = 0; tries < 8 && avail.length < this.opts.clientMetaAvailBlocks; tries++) {
       const ext = await this.allocForClient(w, this.opts.clientMetaAvailBlocks - avail.length);
@@ -329,21 +338,16 @@ export class Server implements ServerApi {
   /**
    * A leaving or dead client's avail and freed space goes back to the free
    * trees.  Its avail blocks hold nothing the last commit refers to and
-   * are free at once.  Its freed blocks are the tree blocks it replaced
-   * since its last commit: the last committed super block still reaches
-   * them through the log tree being finalized, so, like the list blocks,
-   * they go into the server's own freed list and become allocatable at
-   * the next transaction.  Freed into the free tree here, the top-up of
-   * the server's avail list at the end of this transaction could hand
-   * them to this very commit's block writes, which land before its super
-   * block: a crash in between would leave the last commit reading blocks
-   * overwritten.
+   * are free at once; its freed blocks (the tree blocks it replaced since
+   * its last commit) and both lists' own blocks are reached from the last
+   * committed super block through the log tree being finalized, so they
+   * are staged (stageReplaced).
    */
   private async returnAllocators(w: BlockWriter, lt: LogTrees): Promise<void> {
     const avail = await MetaList.load(this.store, lt.metaAvail);
     const freed = await MetaList.load(this.store, lt.metaFreed);
     await freeRuns(w, this.metaAlloc, avail.blknos);
-    for (const b of [...freed.blknos, ...avail.storage, ...freed.storage]) this.lists.free(b);
+    this.stageReplaced([...freed.blknos, ...avail.storage, ...freed.storage]);
     for (const a of [lt.dataAvail, lt.dataFreed]) {
       for (const ext of await new ExtentTree(a).list(this.store)) await this.dataAlloc.free(w, ext.start, ext.len);
       await btreeFreeAll(w, a.root);
