@@ -16,7 +16,7 @@ import type { FsCtx } from "../src/fs/context.js";
 import type { FsStorage } from "../src/fs/storage.js";
 import { newInodeVal } from "../src/fs/inode.js";
 import { DT } from "../src/fs/types.js";
-import { ZONE } from "../src/format/constants.js";
+import { ITEM_FLAG_DELETION, ZONE } from "../src/format/constants.js";
 import { encodeDirent, nameHash, direntKey } from "../src/format/fs_items.js";
 import { makeKey, type Key } from "../src/format/key.js";
 import type { BtreeItem } from "../src/btree/btree.js";
@@ -129,7 +129,7 @@ test("findEntry answers as a model set of names does, across adds, removes and c
             // commit what is dirty to the forest, then forget: what was cached is read again
             for (const it of cache.dirtyItems()) {
               const hex = it.key.toString("hex");
-              if (it.value) forest.items.set(hex, { key: it.key, value: it.value, seq: it.seq, flags: 0 });
+              if (!(it.flags & ITEM_FLAG_DELETION)) forest.items.set(hex, { key: it.key, value: it.value, seq: it.seq, flags: 0 });
               else forest.items.delete(hex);
             }
             cache.markClean();

@@ -19,7 +19,6 @@ import { ItemCache, type ItemSource, type PrefixRule } from "../src/item/cache.j
 import { counters } from "../src/util/counters.js";
 import { NOT_CACHED } from "../src/fs/storage.js";
 import { deleteRange } from "../src/fs/context.js";
-import { ITEM_FLAG_DELETION } from "../src/format/constants.js";
 import { KEY_BYTES, type Key } from "../src/format/key.js";
 import type { BtreeItem } from "../src/btree/btree.js";
 
@@ -80,7 +79,7 @@ test("item cache reads what a map model holds, across commits, evictions and inv
           for (let i = 1; i < dirty.length; i++) assert.ok(Buffer.compare(dirty[i - 1]!.key, dirty[i]!.key) < 0, "dirty items out of order");
           for (const it of dirty) {
             forest.items.set(hex(it.key), {
-              key: Buffer.from(it.key), value: Buffer.from(it.value ?? []), seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION,
+              key: Buffer.from(it.key), value: Buffer.from(it.value), seq: it.seq, flags: it.flags,
             });
           }
           cache.markClean();
@@ -318,7 +317,7 @@ test("nextNow answers a range inside one prefix from the prefix index as the sor
         } else if (o.t === "commit") {
           for (const it of cache.dirtyItems()) {
             forest.items.set(hex(it.key), {
-              key: Buffer.from(it.key), value: Buffer.from(it.value ?? []), seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION,
+              key: Buffer.from(it.key), value: Buffer.from(it.value), seq: it.seq, flags: it.flags,
             });
           }
           cache.markClean();

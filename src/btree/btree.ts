@@ -450,7 +450,8 @@ export async function btreeApplySorted<T extends { key: Key }>(
  * as btreeSet of each in turn, but one descent per run of items that
  * land in the same leaf, merged into it in one pass (a commit writes its
  * dirty items this way).  A run ends at the leaf's bound or when the
- * leaf could not take the next item.
+ * leaf could not take the next item.  The leaves keep the item objects
+ * themselves as their entries: the caller must not change them after.
  */
 export async function btreeSetSorted(w: BlockWriter, root: BtreeRoot, items: readonly BtreeItem[]): Promise<BtreeRoot> {
   let j = 0;
@@ -495,9 +496,9 @@ function mergeIntoLeaf(leaf: BtreeNode, items: readonly BtreeItem[], from: numbe
       const it = items[b++]!;
       if (c === 0) a++;
       keys.push(it.key);
-      const v = { seq: it.seq, flags: it.flags, value: it.value };
-      vals.push(v);
-      bytes += leafEntryBytes(v);
+      // the item is its own leaf entry (a LeafVal with a key): leaf entries are replaced, never changed
+      vals.push(it);
+      bytes += leafEntryBytes(it);
     }
   }
   leaf.keys = keys;

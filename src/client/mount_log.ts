@@ -25,11 +25,10 @@
  * markClean): a range map growing by one or two entries per changed
  * inode, walked by every later lookup.
  */
-import { ITEM_FLAG_DELETION } from "../format/constants.js";
 import type { LogTrees } from "../format/structs.js";
 import type { BlockDevice } from "../block/device.js";
 import { BlockWriter, type MetaStore } from "../block/store.js";
-import { btreeCountBlocks, btreeLookup, btreeSetSorted, type BtreeItem } from "../btree/btree.js";
+import { btreeCountBlocks, btreeLookup, btreeSetSorted } from "../btree/btree.js";
 import { combineDeltas } from "../format/tag_items.js";
 import { inodeIndexSeqFirst, inodeIndexSeqLast } from "../format/fs_items.js";
 import { NODE_CAPACITY } from "../btree/node.js";
@@ -41,7 +40,6 @@ import { counters } from "../util/counters.js";
 import type { Committer } from "../trans/trans.js";
 import type { OpenLogTrees, ServerApi } from "../net/api.js";
 
-const EMPTY = Buffer.alloc(0);
 
 export interface MountLogLimits {
   /** commit once this many bytes of items are dirty */
@@ -127,17 +125,14 @@ export class MountLog implements Committer {
     // to them until the server commits the new root, after both syncs
     const dataSynced = this.data.sync();
     dataSynced.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-    const dirty = this.cache.dirtyItems();
-    const items: BtreeItem[] = new Array(dirty.length);
-    let n = 0;
-    for (const it of dirty) {
-      let value = it.value ?? EMPTY;
+    // the tree keeps these objects as its leaf entries: no copy per item
+    const items = this.cache.dirtyItems();
+    for (const it of items) {
       if (it.delta) {
         // the log tree keeps the sum of this mount's deltas for the key
         const had = await btreeLookup(this.store, this.lt.itemRoot, it.key);
-        if (had) value = combineDeltas(it.key, had.value, value);
+        if (had) it.value = combineDeltas(it.key, had.value, it.value);
       }
-      items[n++] = { key: it.key, value, seq: it.seq, flags: it.value ? 0 : ITEM_FLAG_DELETION };
     }
     const root = await btreeSetSorted(w, this.lt.itemRoot, items);
     phaseDone("items");

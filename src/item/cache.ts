@@ -76,13 +76,22 @@ import { counters } from "../util/counters.js";
 import { keyLatin1, latin1Key, stringCompare, stringDec, stringInc } from "./key_strings.js";
 import { nameHashPrefixBytes } from "../format/fs_items.js";
 
-/** a dirty item as the commit sees it: null value for a deletion; delta: a delta to add, not a version */
+/**
+ * a dirty item as the commit writes it into the log tree (a BtreeItem, and
+ * the leaf entry the tree keeps: one object per item): a deletion is an
+ * empty value flagged ITEM_FLAG_DELETION; delta: the value is this
+ * transaction's delta, to add to what the tree holds (the commit replaces
+ * value with the sum before it writes), not a version
+ */
 export interface DirtyItem {
   readonly key: Key;
-  readonly value: Buffer | null;
+  value: Buffer;
   readonly seq: number;
+  readonly flags: number;
   readonly delta: true | undefined;
 }
+
+const EMPTY_VALUE = Buffer.alloc(0);
 
 interface CItem {
   /** the key as a latin1 string, what `items` files it under (latin1Key makes its Buffer) */
@@ -513,14 +522,15 @@ export class ItemCache implements FsItems {
     return this.dirtyList.length;
   }
 
-  /** the dirty items in key order: null value for a deletion; delta: a delta to add, not a version */
+  /** the dirty items in key order, fresh objects the commit may keep (see DirtyItem) */
   dirtyItems(): DirtyItem[] {
     const list = this.sortedDirty();
     const out: DirtyItem[] = new Array(list.length);
-    // one shape for all (delta present, maybe undefined): the commit's loop over them stays monomorphic
+    // one shape for all (delta present, maybe undefined): the commit's and the tree's loops over them stay monomorphic
     for (let i = 0; i < list.length; i++) {
       const it = list[i]!;
-      out[i] = { key: latin1Key(it.ks), value: it.value, seq: it.seq, delta: it.delta };
+      const v = it.value;
+      out[i] = { key: latin1Key(it.ks), value: v ?? EMPTY_VALUE, seq: it.seq, flags: v ? 0 : ITEM_FLAG_DELETION, delta: it.delta };
     }
     return out;
   }
