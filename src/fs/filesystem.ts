@@ -109,6 +109,22 @@ function existingAttr(ino: number, v: InodeVal | undefined): Attr {
   return toAttr(ino, v);
 }
 
+/** a directory entry as readdir lists it: its name decoded to text only when asked for */
+class ListedEntry implements DirEntry {
+  constructor(
+    readonly nameBuf: Buffer,
+    readonly ino: number,
+    readonly type: number,
+    readonly pos: number,
+  ) {}
+  get name(): string {
+    return this.nameBuf.toString();
+  }
+  get nextPos(): number {
+    return this.pos + 1;
+  }
+}
+
 export class Filesystem {
   readonly ctx: FsCtx;
   readonly locks = new InodeLocks();
@@ -475,18 +491,10 @@ export class Filesystem {
       v = await new OpInodes(this.ctx).get(dir);
       if (!isDirMode(v.mode)) throw new FsError("ENOTDIR", `inode ${dir} is not a directory`);
       if (v.nlink === 0) throw new FsError("ENOENT", `directory ${dir} was removed`);
-      const dot = (name: string, ino: number, p: number): DirEntry => ({
-        name,
-        nameBuf: Buffer.from(name),
-        ino,
-        type: DT.DIR,
-        pos: p,
-        nextPos: p + 1,
-      });
-      if (pos === 0 && out.length < max) out.push(dot(".", dir, 0));
-      if (pos <= 1 && out.length < max) out.push(dot("..", await parentOf(this.ctx, dir), 1));
+      if (pos === 0 && out.length < max) out.push(new ListedEntry(Buffer.from("."), dir, DT.DIR, 0));
+      if (pos <= 1 && out.length < max) out.push(new ListedEntry(Buffer.from(".."), await parentOf(this.ctx, dir), DT.DIR, 1));
       for (const d of await readEntries(this.ctx, dir, Math.max(pos, 2), max - out.length)) {
-        out.push({ name: d.name.toString(), nameBuf: d.name, ino: d.ino, type: d.type, pos: d.pos, nextPos: d.pos + 1 });
+        out.push(new ListedEntry(d.name, d.ino, d.type, d.pos));
       }
     });
     if (v) await this.maybeTouchAtime(dir, v);

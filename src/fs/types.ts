@@ -53,7 +53,8 @@ export interface SetAttrChanges {
 }
 
 export interface DirEntry {
-  name: string;
+  /** nameBuf as UTF-8 text (made when asked for: a readdir through FUSE only sends the bytes) */
+  readonly name: string;
   nameBuf: Buffer;
   ino: number;
   /** DT_* type */
