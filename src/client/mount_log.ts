@@ -40,7 +40,6 @@ import { counters } from "../util/counters.js";
 import type { Committer } from "../trans/trans.js";
 import type { OpenLogTrees, ServerApi } from "../net/api.js";
 
-
 export interface MountLogLimits {
   /** commit once this many bytes of items are dirty */
   dirtyBytesMax: number;
